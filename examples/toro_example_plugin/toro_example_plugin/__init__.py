@@ -1,0 +1,1 @@
+"""An example third-party toro plugin, shipped as its own distribution."""

@@ -1,0 +1,66 @@
+"""toro: background jobs for Python on PostgreSQL.
+
+The public face of the kernel::
+
+    from toro_core import Worker, hookimpl
+
+Plugins implement hooks from :mod:`toro_core.hookspecs` with ``@hookimpl`` and register in
+the entry point group ``toro``::
+
+    [project.entry-points.toro]
+    my_plugin = "my_package.plugin"
+
+    # my_package/plugin.py
+    from contextlib import asynccontextmanager
+    from toro_core import hookimpl
+
+    @hookimpl
+    def around_job(execution):
+        @asynccontextmanager
+        async def log_it():
+            print("starting", execution.job.id)
+            yield
+            print("finished", execution.job.id)
+        return log_it()
+"""
+
+from toro_core.app import Toro, configure, default_app
+from toro_core.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    JobTimeout,
+    ToroError,
+    UnknownOptionError,
+    UnknownWorkerError,
+)
+from toro_core.job import Job
+from toro_core.markers import hookimpl, hookspec
+from toro_core.migrate import MigrationSource
+from toro_core.outcome import Execution, Outcome
+from toro_core.statuses import Status
+from toro_core.views import MonitorView
+from toro_core.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "Execution",
+    "Job",
+    "JobTimeout",
+    "MigrationSource",
+    "MonitorView",
+    "Outcome",
+    "Status",
+    "Toro",
+    "ToroError",
+    "UnknownOptionError",
+    "UnknownWorkerError",
+    "Worker",
+    "__version__",
+    "configure",
+    "default_app",
+    "hookimpl",
+    "hookspec",
+]

@@ -1,0 +1,218 @@
+"""The :class:`Toro` app: settings, the plugin manager and a typed facade over the hooks.
+
+An application normally uses the process default (:func:`default_app`), configured by
+``TORO_DATABASE_URL`` or :func:`configure`. Tests and embedding code build their own ``Toro``
+with exactly the plugins they want.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from toro_core import settings
+from toro_core.client import AsyncClient, Client
+from toro_core.job import Job
+from toro_core.migrate import Migration, MigrationSource, discover
+from toro_core.plugins import build_plugin_manager, plugin_name
+from toro_core.statuses import StatusRegistry
+from toro_core.worker import check_options
+
+if TYPE_CHECKING:
+    from toro_core.outcome import Execution
+    from toro_core.views import MonitorView
+    from toro_core.worker import Worker
+
+
+class Toro:
+    """One configured toro: where the database is and which plugins are active."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+    ) -> None:
+        self._database_url = database_url
+        self.pm: pluggy.PluginManager = build_plugin_manager(
+            load_entry_points=load_entry_points, plugins=plugins
+        )
+        self.client = Client(self)
+        self.aclient = AsyncClient(self)
+        self._checked: set[type] = set()
+
+    # ------------------------------------------------------------ configuration
+
+    @property
+    def database_url(self) -> str:
+        """The conninfo: given at construction, else ``$TORO_DATABASE_URL``."""
+        return settings.database_url(self._database_url)
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Add a plugin object (an application's own middleware) to this app."""
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self._reset()
+
+    def unregister(self, plugin: object) -> None:
+        """Remove a plugin registered with :meth:`register`."""
+        self.pm.unregister(plugin)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._checked.clear()
+        for cached in ("statuses", "worker_options", "_has_impls"):
+            self.__dict__.pop(cached, None)
+
+    def close(self) -> None:
+        """Close the sync client's pool (async pools close with :meth:`aclose`)."""
+        self.client.close()
+
+    async def aclose(self) -> None:
+        await self.aclient.close()
+        self.client.close()
+
+    # ------------------------------------------------------------ vocabulary
+
+    @functools.cached_property
+    def statuses(self) -> StatusRegistry:
+        """Every status registered through the ``statuses`` hook (core's first)."""
+        contributions = []
+        for impl in reversed(self.pm.hook.statuses.get_hookimpls()):
+            result = impl.function()
+            if result:
+                contributions.append((plugin_name(self.pm, impl.plugin), list(result)))
+        contributions.sort(key=lambda item: item[0] != "core")
+        return StatusRegistry(contributions)
+
+    @functools.cached_property
+    def worker_options(self) -> dict[str, str]:
+        """Every worker option that the kernel and the plugins declare."""
+        options: dict[str, str] = {}
+        for result in self.pm.hook.worker_options():
+            options.update(result or {})
+        return options
+
+    def check_worker(self, worker_class: type[Worker]) -> None:
+        """Raise if ``worker_class`` sets an option nobody declares (checked once per class)."""
+        if worker_class not in self._checked:
+            check_options(worker_class, self.worker_options)
+            self._checked.add(worker_class)
+
+    def migration_sources(self) -> list[MigrationSource]:
+        sources: list[MigrationSource] = []
+        for result in self.pm.hook.migrations():
+            if isinstance(result, MigrationSource):
+                sources.append(result)
+            elif result:
+                sources.extend(result)
+        return sources
+
+    def migrations(self) -> list[Migration]:
+        return discover(self.migration_sources())
+
+    def monitor_views(self) -> list[MonitorView]:
+        views: list[MonitorView] = []
+        for result in reversed(self.pm.hook.monitor_views()):
+            views.extend(result or ())
+        return views
+
+    # ------------------------------------------------------------ hook facade
+
+    @functools.cached_property
+    def _has_impls(self) -> dict[str, bool]:
+        names = ("job_enqueued", "job_started", "job_finished", "around_job")
+        return {name: bool(getattr(self.pm.hook, name).get_hookimpls()) for name in names}
+
+    def job_name(self, worker_class: type[Worker], args: Sequence[Any]) -> str | None:
+        result = self.pm.hook.job_name(worker_class=worker_class, args=args)
+        return None if result is None else str(result)
+
+    def job_namer(self, worker_class: type[Worker]) -> Callable[[Sequence[Any]], str | None] | None:
+        """A name function for bulk enqueue, or ``None`` when no plugin would name the jobs."""
+        impls = self.pm.hook.job_name.get_hookimpls()
+        only_builtin = len(impls) == 1 and plugin_name(self.pm, impls[0].plugin) == "core"
+        if only_builtin and getattr(worker_class, "job_name", None) is None:
+            return None
+        return lambda args: self.job_name(worker_class, args)
+
+    def notify_enqueued(self, jobs: Sequence[Job]) -> None:
+        if self._has_impls["job_enqueued"]:
+            self.pm.hook.job_enqueued(jobs=jobs)
+
+    def notify_enqueued_ids(self, worker_class: type[Worker], ids: Sequence[int]) -> None:
+        """Bulk enqueue returns ids only; rows are read back only when a plugin listens."""
+        if not self._has_impls["job_enqueued"] or not ids:
+            return
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            rows = conn.cursor(row_factory=dict_row).execute(
+                "SELECT * FROM toro_jobs WHERE id = ANY(%s) ORDER BY id", (list(ids),)
+            )
+            self.pm.hook.job_enqueued(jobs=[Job.from_row(row) for row in rows])
+
+    def around_job(self, execution: Execution) -> list[Any]:
+        """The middleware managers for one attempt, outermost first."""
+        if not self._has_impls["around_job"]:
+            return []
+        managers = []
+        for result in self.pm.hook.around_job(execution=execution):
+            if result is None:
+                continue
+            if not hasattr(result, "__aenter__") and callable(result):
+                result = result()
+            managers.append(result)
+        # pluggy returns results of the most recently registered plugin first; the seed's
+        # chain (and the docs) put the first registered plugin outermost.
+        managers.reverse()
+        return managers
+
+    async def lifecycle(self, event: str, execution: Execution) -> None:
+        """Call ``job_started`` or ``job_finished``, awaiting async implementations."""
+        if not self._has_impls[event]:
+            return
+        for result in getattr(self.pm.hook, event)(execution=execution):
+            if inspect.isawaitable(result):
+                await result
+
+    def has(self, hook: str) -> bool:
+        return bool(self._has_impls.get(hook))
+
+
+_default: Toro | None = None
+_default_lock = threading.Lock()
+
+
+def default_app() -> Toro:
+    """The process-wide app used by ``Worker.perform_async`` and friends (built on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Toro()
+        return _default
+
+
+def configure(database_url: str | None = None, **kwargs: Any) -> Toro:
+    """Replace the process default app; returns it."""
+    global _default
+    with _default_lock:
+        old, _default = _default, Toro(database_url, **kwargs)
+    if old is not None:
+        old.close()
+    return _default
+
+
+def set_default_app(app: Toro | None) -> Toro | None:
+    """Install ``app`` as the process default (``None`` clears it); returns the previous one."""
+    global _default
+    with _default_lock:
+        old, _default = _default, app
+    return old

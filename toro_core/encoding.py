@@ -1,0 +1,74 @@
+"""JSON checks for job arguments and properties.
+
+Arguments are stored as a ``jsonb`` array, so only JSON values are accepted: ``None``, ``bool``,
+``int``, finite ``float``, ``str``, lists and tuples of them, and dicts with ``str`` keys. The
+check runs before anything is written and names the offending argument and where inside it the
+bad value sits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _find_problem(value: Any, path: str) -> str | None:
+    """Describe the first non-JSON value inside ``value``, or return ``None``."""
+    if isinstance(value, _SCALARS):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} is {value!r}, which JSON cannot hold"
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            problem = _find_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has a key {key!r} of type {type(key).__name__}; JSON keys are strings"
+            problem = _find_problem(item, f"{path}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    return f"{path} is a {type(value).__module__}.{type(value).__qualname__}, not a JSON value"
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of an already checked value."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def encode_args(args: Sequence[Any], *, owner: str) -> str:
+    """The JSON array text of ``args``; a ``TypeError`` naming the argument if one is not JSON.
+
+    ``owner`` names the call in the message, such as ``"MyWorker.perform_async"``.
+    """
+    try:
+        return dumps(list(args))
+    except (TypeError, ValueError):
+        pass
+    for index, arg in enumerate(args):
+        problem = _find_problem(arg, f"argument {index}")
+        if problem:
+            raise TypeError(f"{owner}: {problem}; nothing was enqueued") from None
+    raise TypeError(f"{owner}: arguments are not JSON; nothing was enqueued")
+
+
+def encode_properties(properties: dict[str, Any], *, owner: str) -> str:
+    """The JSON object text of ``properties``; a ``TypeError`` naming the key if not JSON."""
+    try:
+        return dumps(properties)
+    except (TypeError, ValueError):
+        problem = _find_problem(properties, "properties") or "properties are not JSON"
+        raise TypeError(f"{owner}: {problem}") from None
+
+
+def check_json(value: Any, *, path: str) -> str | None:
+    """Describe why ``value`` is not JSON, or return ``None`` when it is."""
+    return _find_problem(value, path)

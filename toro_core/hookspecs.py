@@ -1,0 +1,179 @@
+"""Every hook toro calls, with its contract.
+
+Plugins implement these with ``from toro_core import hookimpl`` and are found through the entry
+point group ``toro`` (or registered in code with ``Toro.register``). Hooks are grouped by when
+they run. For every hook the docstring says when it is called, what each argument is, what the
+return value means, and whether an implementation may be a coroutine function.
+
+Rules that hold for all hooks:
+
+* pluggy is synchronous. A hook documented as *may be async* may return an awaitable, which the
+  caller awaits; every other hook must return a plain value.
+* ``firstresult`` hooks stop at the first non-``None`` result and must be synchronous (a
+  coroutine object is not ``None`` and would always win).
+* Built-in behaviour is registered as ordinary ``trylast`` implementations, so any plugin's
+  implementation runs before it and, for ``firstresult`` hooks, wins.
+* Arguments are passed by keyword; an implementation may accept any subset of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from toro_core.markers import hookspec
+
+if TYPE_CHECKING:
+    from toro_core.app import Toro
+    from toro_core.job import Job
+    from toro_core.migrate import MigrationSource
+    from toro_core.outcome import Execution
+    from toro_core.runtime.context import ServiceContext
+    from toro_core.statuses import Status
+    from toro_core.views import MonitorView
+    from toro_core.worker import Worker
+
+
+# --------------------------------------------------------------------------------------------
+# Schema and vocabulary: called when the schema is migrated and when a Toro app is built
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def migrations() -> MigrationSource | Iterable[MigrationSource] | None:
+    """Return the migrations a plugin owns.
+
+    Called by ``toro-core migrate`` (and ``toro-core migrate --sql``). A
+    :class:`~toro_core.migrate.MigrationSource` names an owner (unique per plugin) and a package
+    whose ``NNNN_description.sql`` files are applied in number order, once each, forward only.
+    Synchronous.
+    """
+
+
+@hookspec
+def statuses() -> Iterable[Status] | None:
+    """Return the job statuses a plugin adds (:class:`~toro_core.statuses.Status`).
+
+    Called once when a :class:`~toro_core.app.Toro` app builds its status registry. Each status
+    has a label and a colour for the monitor, and ``final`` tells whether a job in it is done.
+    Two plugins returning the same name is an error that names both. Synchronous.
+    """
+
+
+@hookspec
+def worker_options() -> dict[str, str] | None:
+    """Return the worker class attributes a plugin understands: ``{name: description}``.
+
+    A ``Worker`` subclass may set only options some plugin declares (the kernel declares
+    ``queue`` and ``timeout``); any other public data attribute is reported as a misspelt
+    option when the worker is first used. Synchronous.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Enqueue: called in the process that inserts jobs
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def job_name(worker_class: type[Worker], args: Sequence[Any]) -> str | None:
+    """Return the display name stored in the job's ``name`` column.
+
+    Called once per job at enqueue, with the worker class and the positional arguments of
+    ``perform``. The first non-``None`` result wins; the built-in implementation calls the
+    worker's ``job_name`` classmethod when it defines one. Synchronous (``firstresult``).
+    """
+
+
+@hookspec
+def job_enqueued(jobs: Sequence[Job]) -> None:
+    """Observe jobs just inserted (one call per enqueue call, bulk included).
+
+    Called after the INSERT returned, before the caller's transaction commits when the caller
+    passed its own connection, so a job seen here may still be rolled back. Synchronous.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Running jobs: called inside the worker process
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def around_job(execution: Execution) -> Any:
+    """Return an async context manager to run around one attempt of a job, or ``None``.
+
+    Called once per attempt before ``perform``; the managers are entered in the order the
+    results come (the first registered plugin's outermost) and exited in reverse. A manager
+    sees ``perform``'s exception at its ``yield`` and may re-raise it (the job fails), swallow it
+    (the job completes), or set ``execution.outcome`` to choose the next status itself. After the
+    ``yield`` it may read ``execution.result`` and add to ``execution.properties``. A zero-
+    argument callable that returns such a manager is accepted too. Synchronous: the *manager*
+    is asynchronous, the hook call is not.
+    """
+
+
+@hookspec
+def job_started(execution: Execution) -> Any:
+    """Observe the start of an attempt, before middleware is entered. May be async."""
+
+
+@hookspec
+def job_finished(execution: Execution) -> Any:
+    """Observe the end of an attempt, once its outcome is decided and before it is written.
+
+    ``execution.outcome`` holds the decided :class:`~toro_core.outcome.Outcome`. May be async.
+    """
+
+
+@hookspec
+def worker_services(context: ServiceContext) -> Iterable[Any] | None:
+    """Return background services to run inside each worker process.
+
+    Called once when a worker process starts. Each service is a coroutine function taking no
+    arguments; it runs in the process's task group until the process stops (it is cancelled
+    then) and should use ``context`` (the database pool, the app, the process's identity and a
+    ``stopping`` event). The scheduler plugin promotes due jobs this way. Synchronous.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add subcommands to ``toro-core``.
+
+    Called when the CLI parser is built. Add a parser with ``subparsers.add_parser(...)`` and
+    set its ``handler`` default to a function ``handler(args, app) -> int`` (the exit code);
+    ``args.database_url`` and the common options are already defined. Synchronous.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Monitor: called by toro-monitor when it is installed
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def monitor_views() -> Iterable[MonitorView] | None:
+    """Return views for the monitor: job-detail sections and pages of their own.
+
+    Called once when the monitor app is built. A job section
+    (:class:`~toro_core.views.MonitorView` with ``kind="job"``) is shown in a job's detail when
+    its ``predicate(job)`` is true; a page (``kind="page"``) gets a navigation entry and a URL.
+    Synchronous.
+    """
+
+
+@hookspec
+def monitor_authorize(request: Any, app: Toro) -> Any:
+    """Decide whether a monitor request may proceed: ``False`` refuses it.
+
+    Called for every monitor request with the Litestar ``Request``. Return ``False`` to refuse
+    (401), ``True`` or ``None`` to let other implementations decide. The request is refused if
+    any implementation returns ``False``. May be async.
+    """

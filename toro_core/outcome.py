@@ -1,0 +1,60 @@
+"""What happens to a job after an attempt: the :class:`Outcome` and the :class:`Execution`.
+
+The runtime builds one :class:`Execution` per attempt and hands it to every ``around_job``
+middleware. Middleware reads ``execution.result`` or ``execution.error`` after the job ran, adds
+to ``execution.properties`` (merged into the row's ``properties``) and may set
+``execution.outcome`` to decide the job's next status itself (the retry plugin reschedules a
+failed job this way). When no middleware sets an outcome, the kernel's rule applies:
+``complete`` on return, ``failed`` on exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from toro_core.job import Job
+
+if TYPE_CHECKING:
+    from toro_core.worker import Worker
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """The next state of a job: its ``status`` and, for a later run, ``scheduled_at``.
+
+    ``status`` must be registered through the ``statuses`` hook. ``queued`` and ``scheduled``
+    send the job back to wait (``scheduled`` needs toro-scheduler to promote it when due).
+    """
+
+    status: str
+    scheduled_at: datetime | None = None
+
+    @classmethod
+    def complete(cls) -> Outcome:
+        return cls("complete")
+
+    @classmethod
+    def failed(cls) -> Outcome:
+        return cls("failed")
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Execution:
+    """One attempt of one job inside a worker process; mutable by middleware."""
+
+    #: The job as claimed (``status`` is ``running``, ``attempt`` counts this attempt).
+    job: Job
+    #: The worker instance that runs it, or ``None`` when its class could not be loaded.
+    worker: Worker | None
+    #: What ``perform`` returned (after it returned).
+    result: Any = None
+    #: The exception ``perform`` raised, if it did.
+    error: BaseException | None = None
+    #: Keys merged into the row's ``properties`` when the attempt is written.
+    properties: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Set by middleware to override the kernel's complete/failed decision.
+    outcome: Outcome | None = None
+    #: Seconds the attempt took, measured by the worker process.
+    duration: float = 0.0

@@ -1,0 +1,93 @@
+"""Building the plugin manager: specs, entry points, built-ins, then a pending-hook check.
+
+The manager is never built at import time; each :class:`~toro_core.app.Toro` app builds its own,
+so tests choose their plugins freely.
+
+Environment:
+
+* ``TORO_PLUGINS``: comma-separated entry-point names to load (an allow-list); unset loads all.
+* ``TORO_DISABLE_PLUGINS``: comma-separated entry-point names never to load (a block-list).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
+
+import pluggy
+
+from toro_core import builtin, hookspecs
+from toro_core.errors import PluginError
+from toro_core.markers import PROJECT
+
+log = logging.getLogger("toro.plugins")
+
+ALLOW_ENV = "TORO_PLUGINS"
+BLOCK_ENV = "TORO_DISABLE_PLUGINS"
+
+
+def _names(variable: str) -> set[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def selected_entry_points() -> list[EntryPoint]:
+    """The ``toro`` entry points that the allow-list and block-list let through."""
+    allow, block = _names(ALLOW_ENV), _names(BLOCK_ENV) or set()
+    chosen = []
+    for ep in entry_points(group=PROJECT):
+        if ep.name in block or (allow is not None and ep.name not in allow):
+            log.debug("plugin %s not loaded (environment)", ep.name)
+            continue
+        chosen.append(ep)
+    return sorted(chosen, key=lambda ep: ep.name)
+
+
+def build_plugin_manager(
+    *, load_entry_points: bool = True, plugins: Iterable[object] = ()
+) -> pluggy.PluginManager:
+    """A manager with toro's specs, the selected entry points, ``plugins`` and the built-ins."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    distributions: dict[str, str] = {}
+    if load_entry_points:
+        for ep in selected_entry_points():
+            try:
+                pm.register(ep.load(), name=ep.name)
+            except Exception as exc:
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            if ep.dist is not None:
+                distributions[ep.name] = f"{ep.dist.name} {ep.dist.version}"
+    pm.toro_distributions = distributions  # type: ignore[attr-defined]
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.register(builtin, name="core")
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    return pm
+
+
+def plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    """The name a plugin is registered under (its entry point name for installed ones)."""
+    return pm.get_name(plugin) or repr(plugin)
+
+
+def describe(pm: pluggy.PluginManager) -> list[tuple[str, str, list[str]]]:
+    """``(name, distribution, hooks)`` for every registered plugin, for ``toro-core plugins``."""
+    distributions: dict[str, str] = getattr(pm, "toro_distributions", {})
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        where = distributions.get(name, "registered in code")
+        if name == "core":
+            where = "toro-core (built-in)"
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        rows.append((name, where, hooks))
+    return rows

@@ -1,0 +1,175 @@
+"""Writing finished attempts back in batches, fenced, surviving database outages.
+
+Outcomes wait in memory for at most ``flush_interval`` seconds or until ``flush_size`` of them
+are ready, then one statement writes them all. A write is accepted only for jobs still running
+under the same holder and attempt; refused ids are logged and dropped (another process recovered
+those jobs and runs them). When the database is away the batch is kept and retried with backoff;
+claiming stops while more than ``max_pending_outcomes`` are held, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from toro_core.encoding import check_json, dumps
+from toro_core.runtime.backoff import TRANSIENT, Backoff
+from toro_core.sql import query
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from toro_core.outcome import Execution
+
+log = logging.getLogger("toro.outcomes")
+
+
+@dataclasses.dataclass(slots=True)
+class PendingOutcome:
+    """One attempt's result, ready to be written."""
+
+    id: int
+    attempt: int
+    owner: str
+    status: str
+    duration: float
+    scheduled_at: datetime | None
+    patch: str
+
+
+def to_pending(execution: Execution, owner: str) -> PendingOutcome:
+    """Freeze an execution into what ``finish_jobs`` writes; a non-JSON property is reported."""
+    outcome = execution.outcome
+    assert outcome is not None
+    properties = execution.properties
+    try:
+        patch = dumps(properties) if properties else "{}"
+    except (TypeError, ValueError):
+        clean: dict[str, Any] = {}
+        rejected: dict[str, str] = {}
+        for key, value in properties.items():
+            problem = check_json(value, path=f"property {key!r}")
+            if problem is None and isinstance(key, str):
+                clean[key] = value
+            else:
+                rejected[str(key)] = problem or f"property key {key!r} is not a string"
+        clean["properties:rejected"] = rejected
+        log.error("job %s: properties not stored: %s", execution.job.id, "; ".join(rejected.values()))
+        patch = dumps(clean)
+    return PendingOutcome(
+        id=execution.job.id,
+        attempt=execution.job.attempt,
+        owner=owner,
+        status=outcome.status,
+        duration=execution.duration,
+        scheduled_at=outcome.scheduled_at,
+        patch=patch,
+    )
+
+
+class OutcomeWriter:
+    """Buffers outcomes and writes them in batches; see the module docstring."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], *, flush_size: int, flush_interval: float, limit: int
+    ) -> None:
+        self.pool = pool
+        self.flush_size = flush_size
+        self.flush_interval = flush_interval
+        self.limit = limit
+        self._buffer: list[PendingOutcome] = []
+        self._has_items = anyio.Event()
+        self._full = anyio.Event()
+        self._drained = anyio.Event()
+        self._drained.set()
+        self.written = 0
+        self.refused = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def over_limit(self) -> bool:
+        return len(self._buffer) >= self.limit
+
+    def add(self, outcome: PendingOutcome) -> None:
+        self._buffer.append(outcome)
+        if len(self._buffer) == 1:
+            self._has_items.set()
+            self._drained = anyio.Event()
+        if len(self._buffer) >= self.flush_size:
+            self._full.set()
+
+    async def wait_drained(self) -> None:
+        """Return once everything added so far has been written (or refused)."""
+        await self._drained.wait()
+
+    async def run(self) -> None:
+        """Flush forever (cancel to stop; call :meth:`flush_all` afterwards for the rest)."""
+        backoff = Backoff()
+        while True:
+            await self._has_items.wait()
+            if len(self._buffer) < self.flush_size:
+                with anyio.move_on_after(self.flush_interval):
+                    await self._full.wait()
+            try:
+                await self._flush_once()
+                backoff.reset()
+            except TRANSIENT as exc:
+                delay = backoff.next_delay()
+                if backoff.failures == 1 or backoff.failures % 10 == 0:
+                    log.warning(
+                        "writing %d outcomes failed (%s); retrying in %.1fs",
+                        len(self._buffer), type(exc).__name__, delay,
+                    )
+                await anyio.sleep(delay)
+
+    async def flush_all(self) -> None:
+        """Write everything buffered, retrying through outages (used at shutdown)."""
+        backoff = Backoff()
+        while self._buffer:
+            try:
+                await self._flush_once()
+            except TRANSIENT:
+                await anyio.sleep(backoff.next_delay())
+
+    async def _flush_once(self) -> None:
+        """Write up to ``flush_size`` outcomes of one holder in one statement."""
+        if not self._buffer:
+            return
+        owner = self._buffer[0].owner
+        items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                query("finish_jobs"),
+                {
+                    "owner": owner,
+                    "ids": [o.id for o in items],
+                    "attempts": [o.attempt for o in items],
+                    "statuses": [o.status for o in items],
+                    "durations": [o.duration for o in items],
+                    "scheduled": [o.scheduled_at for o in items],
+                    "patches": [o.patch for o in items],
+                },
+            )
+            accepted = {row[0] for row in await cur.fetchall()}
+        self.written += len(accepted)
+        if len(accepted) != len(items):
+            refused = [o.id for o in items if o.id not in accepted]
+            self.refused += len(refused)
+            log.warning(
+                "outcomes of jobs %s refused: this process no longer holds them "
+                "(they were recovered after a missed heartbeat)", refused,
+            )
+        taken = {id(o) for o in items}
+        self._buffer = [o for o in self._buffer if id(o) not in taken]
+        if not self._buffer:
+            self._has_items = anyio.Event()
+            self._drained.set()
+        if len(self._buffer) < self.flush_size:
+            self._full = anyio.Event()

@@ -1,0 +1,103 @@
+"""This process in ``toro_processes``: registration, heartbeats, recovery of dead processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from psycopg.types.json import Jsonb
+
+from toro_core.runtime.backoff import TRANSIENT, Backoff
+from toro_core.sql import query
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from toro_core.settings import WorkerSettings
+
+log = logging.getLogger("toro.process")
+
+
+class ProcessRegistry:
+    """Keeps this process registered and alive, and recovers the jobs of dead ones.
+
+    ``process_id`` changes when this process finds it was declared dead (it missed heartbeats,
+    for example while frozen or cut off): it registers again under a new id, and whatever it
+    still held under the old id is fenced out.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any], settings: WorkerSettings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.process_id = str(uuid.uuid4())
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.recovered = 0
+
+    async def register(self) -> None:
+        self.process_id = str(uuid.uuid4())
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                query("register_process"),
+                {
+                    "id": self.process_id,
+                    "host": self.host,
+                    "pid": self.pid,
+                    "queues": list(self.settings.queues),
+                    "concurrency": self.settings.concurrency,
+                    "meta": Jsonb({"identity": self.settings.identity}),
+                },
+            )
+        log.info(
+            "process %s registered as %s (queues %s, concurrency %d)",
+            self.settings.identity, self.process_id, ",".join(self.settings.queues),
+            self.settings.concurrency,
+        )
+
+    async def heartbeat(self) -> bool:
+        """Refresh the heartbeat; ``False`` if this process had been declared dead."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query("heartbeat"), {"id": self.process_id})
+            alive = await cur.fetchone() is not None
+        if not alive:
+            old = self.process_id
+            log.warning(
+                "process %s was declared dead (missed heartbeats); its unfinished jobs were "
+                "recovered by others and their outcomes will be refused; registering again",
+                old,
+            )
+            await self.register()
+        return alive
+
+    async def recover(self) -> int:
+        """Requeue the running jobs of dead processes; return how many."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query("recover_jobs"), {"dead_after": self.settings.dead_after})
+            row = await cur.fetchone()
+        dead, jobs = (row[0], row[1]) if row else (0, 0)
+        if dead or jobs:
+            log.warning("recovered %d jobs from %d dead processes", jobs, dead)
+        self.recovered += jobs
+        return int(jobs)
+
+    async def run(self) -> None:
+        """Heartbeat and recover every ``heartbeat_interval`` seconds, through outages."""
+        backoff = Backoff(cap=self.settings.heartbeat_interval)
+        while True:
+            try:
+                await self.heartbeat()
+                await self.recover()
+                backoff.reset()
+                await anyio.sleep(self.settings.heartbeat_interval)
+            except TRANSIENT as exc:
+                delay = backoff.next_delay()
+                log.warning("heartbeat failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                await anyio.sleep(delay)
+
+    async def deregister(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(query("deregister_process"), {"id": self.process_id})

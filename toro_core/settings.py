@@ -1,0 +1,71 @@
+"""Where toro finds its database, and the worker process's options with their defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+
+from toro_core.errors import ConfigurationError
+
+DATABASE_ENV = "TORO_DATABASE_URL"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The conninfo to use: ``explicit``, else ``$TORO_DATABASE_URL``; an error if neither."""
+    url = explicit or os.environ.get(DATABASE_ENV)
+    if not url:
+        raise ConfigurationError(
+            f"no database configured: pass --database-url or set {DATABASE_ENV} "
+            "(a postgresql:// URL or a libpq conninfo string)"
+        )
+    return url
+
+
+def describe_conninfo(conninfo: str) -> str:
+    """The conninfo with any password masked, for error messages and logs."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except Exception:  # not parseable: show nothing secret
+        return "<unparseable conninfo>"
+    if "password" in parts:
+        parts["password"] = "***"
+    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Options of one worker process (``toro-core start``); every one has a TORO_* variable."""
+
+    queues: tuple[str, ...] = ("default",)
+    concurrency: int = 10
+    #: Most jobs claimed in one statement.
+    batch_size: int = 100
+    #: Seconds between polls when no notification arrives.
+    poll_interval: float = 1.0
+    #: Seconds between heartbeats of this process.
+    heartbeat_interval: float = 5.0
+    #: Seconds without a heartbeat after which a process is dead and its jobs are recovered.
+    dead_after: float = 30.0
+    #: Seconds a graceful stop waits for running jobs before cancelling and requeueing them.
+    shutdown_timeout: float = 25.0
+    #: Outcomes written per statement, and the longest they wait in memory (seconds).
+    flush_size: int = 200
+    flush_interval: float = 0.05
+    #: Most finished-but-unwritten outcomes held (during an outage claiming stops at this).
+    max_pending_outcomes: int = 10_000
+    #: ``host:pid`` written to ``started_by``.
+    identity: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if not self.queues:
+            raise ConfigurationError("a worker must serve at least one queue")
+        if self.dead_after <= self.heartbeat_interval * 2:
+            raise ConfigurationError(
+                "dead_after must be more than twice heartbeat_interval, or live processes "
+                "would be declared dead"
+            )

@@ -1,0 +1,41 @@
+"""Named SQL blocks loaded from the ``.sql`` files of a package.
+
+A file holds blocks that each start with ``-- name: <name>`` followed by comment lines that
+describe the query; parameters are written ``%(name)s`` so that psycopg binds them and a block
+can be pasted into psql after replacing them. Plugins keep their own ``sql/`` folder and load it
+with :func:`load_queries` too.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+_HEADER = re.compile(r"^--\s*name:\s*(?P<name>[\w.]+)\s*$", re.MULTILINE)
+
+
+def parse_queries(text: str) -> dict[str, str]:
+    """Split ``text`` into ``{name: sql}``; a repeated name is an error."""
+    queries: dict[str, str] = {}
+    matches = list(_HEADER.finditer(text))
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        body = text[match.end() : end].strip()
+        name = match.group("name")
+        if name in queries:
+            raise ValueError(f"SQL block {name!r} is defined twice")
+        queries[name] = body
+    return queries
+
+
+@cache
+def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
+    """Return the named blocks of ``filename`` inside ``package`` (cached)."""
+    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    return parse_queries(text)
+
+
+def query(name: str) -> str:
+    """Return one of toro-core's own queries by name."""
+    return load_queries("toro_core.sql")[name]

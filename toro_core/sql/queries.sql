@@ -1,0 +1,139 @@
+-- toro-core's queries. Each block starts with "-- name:"; parameters are %(name)s.
+
+-- name: insert_job
+-- Inserts one job and returns it. The statement trigger notifies idle workers.
+INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at, properties)
+VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, %(status)s, %(scheduled_at)s,
+        %(properties)s::jsonb)
+RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+          status, started_by, properties, attempt;
+
+-- name: insert_jobs
+-- Inserts many jobs of one worker class in one statement; returns their ids in input order.
+INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at)
+SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.name, %(status)s, %(scheduled_at)s
+  FROM unnest(%(args)s::text[], %(names)s::text[]) WITH ORDINALITY AS u(args, name, ord)
+ ORDER BY u.ord
+RETURNING id;
+
+-- name: claim_jobs
+-- Claims up to %(limit)s queued jobs of the given queues, oldest first, for process %(owner)s.
+-- Each queue is walked in its own index range starting after %(after)s (the last id this
+-- process claimed), so dead index entries of jobs claimed earlier are not walked again.
+-- Nothing is claimed when the process is no longer registered (it was declared dead).
+WITH picked AS (
+    SELECT j.id
+      FROM unnest(%(queues)s::text[]) AS q(name)
+     CROSS JOIN LATERAL (
+           SELECT id FROM toro_jobs
+            WHERE status = 'queued' AND queue = q.name AND id > %(after)s
+            ORDER BY id
+            LIMIT %(limit)s
+              FOR UPDATE SKIP LOCKED) AS j
+     WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
+     ORDER BY j.id
+     LIMIT %(limit)s
+)
+UPDATE toro_jobs AS t
+   SET status = 'running', started_at = now(), finished_at = NULL,
+       started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
+  FROM picked
+ WHERE t.id = picked.id
+RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
+          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt;
+
+-- name: finish_jobs
+-- Writes the outcomes of finished attempts in one statement. An outcome is written only while
+-- the job is still running under the same fencing token (holder and attempt); the ids written
+-- are returned, so the caller can tell which outcomes were refused.
+UPDATE toro_jobs AS t
+   SET status = o.status,
+       finished_at = t.started_at + make_interval(secs => o.duration),
+       scheduled_at = COALESCE(o.scheduled_at, t.scheduled_at),
+       properties = t.properties || o.patch,
+       locked_by = NULL
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
+              %(durations)s::float8[], %(scheduled)s::timestamptz[], %(patches)s::jsonb[])
+       AS o(id, attempt, status, duration, scheduled_at, patch)
+ WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
+   AND t.status = 'running'
+RETURNING t.id;
+
+-- name: requeue_jobs
+-- Puts jobs this process holds back to queued (graceful shutdown), keeping their attempt
+-- count; fenced like finish_jobs.
+WITH requeued AS (
+    UPDATE toro_jobs AS t
+       SET status = 'queued', locked_by = NULL, started_at = NULL, started_by = NULL,
+           properties = t.properties || jsonb_build_object(
+               'requeued:at', now(), 'requeued:by', %(started_by)s::text)
+     WHERE t.id = ANY(%(ids)s::bigint[]) AND t.locked_by = %(owner)s AND t.status = 'running'
+    RETURNING t.id, t.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM requeued) AS q
+)
+SELECT id FROM requeued, (SELECT count(*) FROM woken) AS w;
+
+-- name: register_process
+-- Adds this worker process to the registry.
+INSERT INTO toro_processes (id, host, pid, queues, concurrency, meta)
+VALUES (%(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, %(meta)s::jsonb);
+
+-- name: heartbeat
+-- Marks the process alive; no row back means it was declared dead and removed.
+UPDATE toro_processes SET heartbeat_at = now() WHERE id = %(id)s RETURNING id;
+
+-- name: deregister_process
+-- Removes the process on a clean exit.
+DELETE FROM toro_processes WHERE id = %(id)s;
+
+-- name: recover_jobs
+-- Removes processes whose heartbeat is older than %(dead_after)s seconds and puts every
+-- running job that no live process holds back to queued, keeping its attempt count and
+-- recording when and from which process it was recovered. Safe to run from many processes:
+-- row locks let one of them requeue each job.
+WITH dead AS (
+    DELETE FROM toro_processes
+     WHERE heartbeat_at < now() - make_interval(secs => %(dead_after)s)
+    RETURNING id
+), requeued AS (
+    UPDATE toro_jobs AS j
+       SET status = 'queued', locked_by = NULL,
+           properties = j.properties || jsonb_build_object(
+               'recovered:at', now(),
+               'recovered:from', j.started_by,
+               'recovered:count', COALESCE((j.properties ->> 'recovered:count')::int, 0) + 1)
+     WHERE j.status = 'running'
+       AND (j.locked_by IN (SELECT id FROM dead)
+            OR NOT EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = j.locked_by))
+    RETURNING j.id, j.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM requeued) AS q
+)
+SELECT (SELECT count(*) FROM dead) AS dead_processes,
+       (SELECT count(*) FROM requeued) AS recovered_jobs,
+       (SELECT count(*) FROM woken) AS woken_queues;
+
+-- name: list_processes
+-- The live process table, with each process's running jobs.
+SELECT p.id, p.host, p.pid, p.queues, p.concurrency, p.started_at, p.heartbeat_at,
+       extract(epoch FROM now() - p.heartbeat_at) AS heartbeat_age,
+       COALESCE(array_agg(j.id ORDER BY j.id) FILTER (WHERE j.id IS NOT NULL), '{}') AS running
+  FROM toro_processes AS p
+  LEFT JOIN toro_jobs AS j ON j.locked_by = p.id AND j.status = 'running'
+ GROUP BY p.id
+ ORDER BY p.host, p.pid;
+
+-- name: count_by_queue_status
+-- How many jobs each queue has in each status.
+SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status ORDER BY queue, status;
+
+-- name: get_job
+-- One job by id.
+SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+       status, started_by, properties, attempt
+  FROM toro_jobs WHERE id = %(id)s;
+
+-- name: schema_ready
+-- Whether the core tables exist.
+SELECT to_regclass('toro_jobs') IS NOT NULL AND to_regclass('toro_processes') IS NOT NULL;

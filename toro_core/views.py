@@ -1,0 +1,39 @@
+"""Monitor views that plugins contribute through the ``monitor_views`` hook.
+
+Declared in the kernel so a plugin can describe its views without importing Litestar; the
+toro-monitor plugin renders them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from toro_core.job import Job
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MonitorView:
+    """A section of the job detail (``kind="job"``) or a page of its own (``kind="page"``)."""
+
+    #: Title shown above the section or in the navigation.
+    title: str
+    #: Jinja template name, relative to ``templates``; name it after your plugin
+    #: (``"my_plugin/timing.html"``) so no other plugin's template can shadow it.
+    template: str
+    #: Folder that holds the template (and its siblings).
+    templates: Path
+    kind: Literal["job", "page"] = "job"
+    #: For ``kind="job"``: decides for which jobs the section is shown.
+    predicate: Callable[[Job], bool] = lambda job: True
+    #: For ``kind="page"``: the URL path under the monitor, such as ``"/timings"``.
+    path: str | None = None
+    #: Extra template context: called with the job (``kind="job"``) or ``None`` (pages);
+    #: may be a coroutine function that receives an open async psycopg connection as ``conn``.
+    context: Callable[..., Any] | None = None
+    #: Static files served under ``/static/<name>/``: ``{name: folder}``.
+    static: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    #: Script files (under ``static``) the page includes, such as ``"my_plugin/view.js"``.
+    scripts: tuple[str, ...] = ()
