@@ -1,0 +1,327 @@
+"""Test helpers for toro and for plugin authors: an opt-in pytest plugin.
+
+Enable it in a ``conftest.py``::
+
+    pytest_plugins = ["toro_core.testing"]
+
+It gives each test its own database cloned from a migrated template (fast: a file copy), an
+app with exactly the plugins the test names, and worker processes started the way users start
+them (``toro-core start``), stopped and reaped at the end of the test.
+
+Which server: ``TORO_TEST_DATABASE_URL`` (a server URL whose databases the tests may create),
+else PostgreSQL on 127.0.0.1:5432 when something answers there, else an embedded server
+started for the session (``toro-core[embedded]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from toro_core import migrate
+from toro_core.app import Toro
+
+SERVER_ENV = "TORO_TEST_DATABASE_URL"
+
+
+def with_database(conninfo: str, dbname: str) -> str:
+    """``conninfo`` pointing at another database on the same server."""
+    parts = conninfo_to_dict(conninfo)
+    parts["dbname"] = dbname
+    return make_conninfo(**parts)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+def scalar(conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+    """The first column of the first row of ``sql``."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        return None if row is None else row[0]
+
+
+def rows(conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+class WorkerHandle:
+    """A ``toro-core start`` subprocess started by a test."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.popen = popen
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def signal(self, signum: int) -> None:
+        self.popen.send_signal(signum)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then wait; returns the exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class WorkerFactory:
+    """Starts worker processes for one test; reaps them at teardown."""
+
+    def __init__(self, conninfo: str, tmp_path: Path, paths: Sequence[str]) -> None:
+        self.conninfo = conninfo
+        self.tmp_path = tmp_path
+        self.paths = list(paths)
+        self.handles: list[WorkerHandle] = []
+
+    def __call__(
+        self,
+        *args: str,
+        plugins: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+    ) -> WorkerHandle:
+        """Start ``toro-core start *args`` with only the entry-point ``plugins`` named."""
+        environment = dict(os.environ)
+        environment.update(
+            TORO_DATABASE_URL=self.conninfo,
+            TORO_PLUGINS=",".join(plugins),
+            PYTHONPATH=os.pathsep.join([*self.paths, environment.get("PYTHONPATH", "")]),
+            PYTHONUNBUFFERED="1",
+        )
+        environment.pop("TORO_DISABLE_PLUGINS", None)
+        environment.update(env or {})
+        log_path = self.tmp_path / f"worker-{len(self.handles)}.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "toro_core", "start", *args],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        handle = WorkerHandle(popen, log_path)
+        self.handles.append(handle)
+        if wait_ready:
+            wait_for(
+                lambda: "running: queues" in handle.log() or popen.poll() is not None, timeout=30
+            )
+            if popen.poll() is not None:
+                raise AssertionError(f"worker exited with {popen.returncode}:\n{handle.log()}")
+        return handle
+
+    def close(self) -> None:
+        for handle in self.handles:
+            with contextlib.suppress(Exception):
+                if handle.popen.poll() is None:
+                    handle.popen.send_signal(signal.SIGCONT)
+                    handle.kill()
+
+
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1 in front of the database that a test can cut and restore.
+
+    ``cut()`` closes every connection and refuses new ones, as a database restart or a network
+    partition would; ``restore()`` lets connections through again.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = self.listener.getsockname()[1]
+        self._open = threading.Event()
+        self._open.set()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            with self._lock:
+                self._sockets.discard(source)
+                self._sockets.discard(sink)
+
+    def cut(self) -> None:
+        self._open.clear()
+        with self._lock:
+            sockets = list(self._sockets)
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self.listener.close()
+
+
+# -------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def toro_server_url() -> Iterator[str]:
+    """A conninfo for the server the tests use (see the module docstring)."""
+    explicit = os.environ.get(SERVER_ENV)
+    if explicit:
+        yield explicit
+        return
+    if _port_open("127.0.0.1", 5432):
+        yield "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+        return
+    from toro_core import embedded
+
+    server = embedded.start(Path(os.environ.get("TORO_TEST_EMBEDDED_DIR", "/tmp/toro-test-pg")))
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def toro_template(toro_server_url: str) -> Iterator[str]:
+    """Name of a template database migrated with core's and every installed plugin's schema."""
+    name = f"toro_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(toro_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    app = Toro(with_database(toro_server_url, name))
+    migrate.apply(app.database_url, app.migrations())
+    try:
+        yield name
+    finally:
+        with psycopg.connect(toro_server_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def toro_db(toro_server_url: str, toro_template: str) -> Iterator[str]:
+    """A fresh migrated database for one test; its conninfo."""
+    name = f"toro_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(toro_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {toro_template}")
+    try:
+        yield with_database(toro_server_url, name)
+    finally:
+        with psycopg.connect(toro_server_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def make_app(toro_db: str) -> Iterator[Callable[..., Toro]]:
+    """``make_app(plugins=[...], load_entry_points=False)``: an app on this test's database.
+
+    Entry points are off unless the test turns them on; apps are closed at teardown.
+    """
+    apps: list[Toro] = []
+
+    def factory(plugins: Sequence[object] = (), load_entry_points: bool = False) -> Toro:
+        app = Toro(toro_db, plugins=plugins, load_entry_points=load_entry_points)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def toro_app(make_app: Callable[..., Toro]) -> Iterator[Toro]:
+    """An app on this test's database with no plugins but the built-ins; the process default."""
+    from toro_core.app import set_default_app
+
+    app = make_app()
+    previous = set_default_app(app)
+    try:
+        yield app
+    finally:
+        set_default_app(previous)
+
+
+@pytest.fixture
+def start_worker(toro_db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WorkerFactory]:
+    """Start ``toro-core start`` processes on this test's database (reaped at teardown).
+
+    The test's folder is on their ``PYTHONPATH`` so ``-r`` can name modules beside the test.
+    """
+    factory = WorkerFactory(toro_db, tmp_path, [str(Path(str(request.fspath)).parent)])
+    try:
+        yield factory
+    finally:
+        factory.close()
