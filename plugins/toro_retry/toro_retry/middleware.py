@@ -1,0 +1,116 @@
+"""The ``around_job`` middleware: on a failed attempt, record it and maybe reschedule the job.
+
+A retried job gets ``Outcome("scheduled", scheduled_at=now + delay)``; toro-scheduler's
+promoter queues it again when that time comes. The exception is re-raised either way, so the
+kernel still stores the last error in ``error:class``, ``error:message`` and ``error:backtrace``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from toro_core import Execution, Outcome, Worker
+from toro_retry.decide import backoff_delay, stop_reason
+from toro_retry.history import ERRORS_KEY, appended, entry
+from toro_retry.options import RetryOptionError, RetryPolicy, policy_for, seconds
+
+log = logging.getLogger("toro.retry")
+
+#: Status a retried job waits in; registered by toro-scheduler, which also promotes it.
+WAITING_STATUS = "scheduled"
+#: Why the last failure was not retried (set on the job's final failure, cleared on a retry).
+GAVE_UP_KEY = "retry:gave_up"
+#: Set when the worker's ``retry_delay`` failed and the configured backoff was used instead.
+DELAY_ERROR_KEY = "retry:delay_error"
+
+
+@functools.cache
+def cached_policy(worker_class: type[Worker]) -> RetryPolicy | None:
+    """:func:`~toro_retry.options.policy_for`, remembered per class (errors are not cached)."""
+    return policy_for(worker_class)
+
+
+def middleware(execution: Execution) -> AbstractAsyncContextManager[None] | None:
+    """The manager for one attempt: ``None`` (no overhead) when the worker does not retry."""
+    if execution.worker is None:
+        return None
+    try:
+        policy = cached_policy(type(execution.worker))
+    except RetryOptionError as error:
+        return _refuse(error)
+    if policy is None:
+        return None
+    return _retrying(execution, policy)
+
+
+@asynccontextmanager
+async def _refuse(error: RetryOptionError) -> AsyncIterator[None]:
+    """Fail the attempt before ``perform`` runs: the worker's retry options are unusable."""
+    raise error
+    yield  # pragma: no cover - makes this a generator
+
+
+@asynccontextmanager
+async def _retrying(execution: Execution, policy: RetryPolicy) -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as error:
+        await record_failure(execution, policy, error)
+        raise
+    if GAVE_UP_KEY in execution.job.properties:
+        execution.properties[GAVE_UP_KEY] = None
+
+
+async def record_failure(execution: Execution, policy: RetryPolicy, error: Exception) -> None:
+    """Append ``error`` to the history and, unless this was the last attempt, reschedule."""
+    job = execution.job
+    now = datetime.now(UTC)
+    execution.properties[ERRORS_KEY] = appended(
+        job.properties.get(ERRORS_KEY), entry(error, job.attempt, now)
+    )
+    if execution.outcome is not None:  # an inner middleware already chose what happens next
+        return
+    reason = stop_reason(policy, job.attempt, error)
+    if reason is not None:
+        execution.properties[GAVE_UP_KEY] = reason
+        log.info("job %s %s not retried: %s", job.id, job.class_name, reason)
+        return
+    if GAVE_UP_KEY in job.properties:
+        execution.properties[GAVE_UP_KEY] = None
+    delay = await _delay(execution, policy, error)
+    execution.outcome = Outcome(WAITING_STATUS, scheduled_at=now + timedelta(seconds=delay))
+    log.info(
+        "job %s %s failed on attempt %d (%s); retrying in %.3g s",
+        job.id, job.class_name, job.attempt, type(error).__name__, delay,
+    )
+
+
+async def _delay(execution: Execution, policy: RetryPolicy, error: Exception) -> float:
+    """The worker's ``retry_delay(attempt, error)`` when it defines one, else the backoff.
+
+    ``retry_delay`` returning ``None`` means "use the backoff". If it raises or returns
+    something that is not a delay, the backoff is used and the problem is logged and kept in
+    ``retry:delay_error``, so a bug there never turns a retry into a lost job.
+    """
+    attempt = execution.job.attempt
+    custom = getattr(execution.worker, "retry_delay", None)
+    if custom is not None:
+        owner = f"{type(execution.worker).__qualname__}.retry_delay()"
+        try:
+            value = custom(attempt, error)
+            if inspect.isawaitable(value):
+                value = await value
+            if value is not None:
+                delay = seconds(type(execution.worker).__qualname__, "retry_delay()", value)
+                if delay < 0:
+                    raise RetryOptionError(f"{owner} returned a negative delay ({delay:g} s)")
+                return delay
+        except Exception as problem:
+            log.error("job %s: %s failed (%s); using the backoff", execution.job.id, owner, problem)
+            execution.properties[DELAY_ERROR_KEY] = f"{owner}: {type(problem).__name__}: {problem}"
+    return backoff_delay(policy, attempt)
