@@ -7,7 +7,6 @@ kernel still stores the last error in ``error:class``, ``error:message`` and ``e
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -29,10 +28,16 @@ GAVE_UP_KEY = "retry:gave_up"
 DELAY_ERROR_KEY = "retry:delay_error"
 
 
-@functools.cache
+_policies: dict[type[Worker], RetryPolicy | None] = {}
+
+
 def cached_policy(worker_class: type[Worker]) -> RetryPolicy | None:
     """:func:`~toro_retry.options.policy_for`, remembered per class (errors are not cached)."""
-    return policy_for(worker_class)
+    try:
+        return _policies[worker_class]
+    except KeyError:
+        policy = _policies[worker_class] = policy_for(worker_class)
+        return policy
 
 
 def middleware(execution: Execution) -> AbstractAsyncContextManager[None] | None:

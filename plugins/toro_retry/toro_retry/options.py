@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
@@ -20,7 +21,8 @@ DEFAULT_MAX_ATTEMPTS = 5
 #: Longest exponential delay, in seconds, when ``retry_max_interval`` is unset: one day.
 DEFAULT_MAX_INTERVAL = 86_400.0
 
-BACKOFFS = ("fixed", "exponential")
+Backoff = Literal["fixed", "exponential"]
+BACKOFFS: tuple[Backoff, ...] = ("fixed", "exponential")
 
 #: Declared through the ``worker_options`` hook: ``{name: description}``.
 OPTIONS: Mapping[str, str] = {
@@ -53,7 +55,7 @@ class RetryPolicy:
     """What a worker class asks of toro-retry, checked. Delays are in seconds."""
 
     interval: float
-    backoff: Literal["fixed", "exponential"] = "fixed"
+    backoff: Backoff = "fixed"
     max_interval: float = DEFAULT_MAX_INTERVAL
     #: ``None`` means no limit.
     max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
@@ -85,20 +87,16 @@ def policy_for(worker_class: type[Worker]) -> RetryPolicy | None:
         raise RetryOptionError(
             f"{name}.retry_interval must be more than 0 s, got {interval_value!r}"
         )
-    backoff = getattr(worker_class, "retry_backoff", None)
-    backoff = "fixed" if backoff is None else backoff
-    if backoff not in BACKOFFS:
-        raise RetryOptionError(
-            f"{name}.retry_backoff must be one of {', '.join(map(repr, BACKOFFS))}, got {backoff!r}"
-        )
+    backoff = _backoff(worker_class)
     max_interval = DEFAULT_MAX_INTERVAL
-    if _sets(worker_class, "retry_max_interval"):
+    max_interval_value = getattr(worker_class, "retry_max_interval", None)
+    if max_interval_value is not None:
         if backoff != "exponential":
             raise RetryOptionError(
                 f"{name}.retry_max_interval caps the exponential backoff only; "
                 "set retry_backoff = 'exponential' or remove it"
             )
-        max_interval = seconds(name, "retry_max_interval", worker_class.retry_max_interval)  # type: ignore[attr-defined]
+        max_interval = seconds(name, "retry_max_interval", max_interval_value)
         if max_interval < interval:
             raise RetryOptionError(
                 f"{name}.retry_max_interval ({max_interval:g} s) is less than its "
@@ -107,21 +105,33 @@ def policy_for(worker_class: type[Worker]) -> RetryPolicy | None:
     return RetryPolicy(
         interval=interval,
         backoff=backoff,
-        max_interval=max(max_interval, interval),
+        max_interval=max_interval,
         max_attempts=_max_attempts(worker_class),
         retry_on=_exception_classes(worker_class, "retry_on", None),
         no_retry_on=_exception_classes(worker_class, "no_retry_on", ()) or (),
     )
 
 
+def _backoff(worker_class: type[Worker]) -> Backoff:
+    backoff = getattr(worker_class, "retry_backoff", None)
+    if backoff is None or backoff == "fixed":
+        return "fixed"
+    if backoff != "exponential":
+        raise RetryOptionError(
+            f"{worker_class.__qualname__}.retry_backoff must be one of "
+            f"{', '.join(map(repr, BACKOFFS))}, got {backoff!r}"
+        )
+    return "exponential"
+
+
 def seconds(worker: str, option: str, value: Any) -> float:
     """``value`` (a number of seconds or a ``timedelta``) in seconds; an error names the option."""
     if isinstance(value, timedelta):
         return value.total_seconds()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     raise RetryOptionError(
-        f"{worker}.{option} must be a number of seconds or a datetime.timedelta, "
+        f"{worker}.{option} must be a finite number of seconds or a datetime.timedelta, "
         f"got {type(value).__name__} {value!r}"
     )
 
@@ -133,7 +143,7 @@ def _sets(worker_class: type[Worker], option: str) -> bool:
 def _max_attempts(worker_class: type[Worker]) -> int | None:
     if not hasattr(worker_class, "max_attempts"):
         return DEFAULT_MAX_ATTEMPTS
-    value = worker_class.max_attempts  # type: ignore[attr-defined]
+    value = worker_class.max_attempts
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
