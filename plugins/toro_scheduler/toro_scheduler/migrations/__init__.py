@@ -1,0 +1,1 @@
+"""toro-scheduler's schema migrations (owner ``scheduler``), applied by ``toro-core migrate``."""

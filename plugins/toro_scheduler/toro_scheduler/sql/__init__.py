@@ -1,0 +1,10 @@
+"""toro-scheduler's SQL, as named blocks in ``queries.sql``."""
+
+from __future__ import annotations
+
+from toro_core.sql import load_queries
+
+
+def query(name: str) -> str:
+    """One of toro-scheduler's queries by name."""
+    return load_queries("toro_scheduler.sql")[name]

@@ -1,0 +1,105 @@
+-- toro-scheduler's queries. Each block starts with "-- name:"; parameters are %(name)s.
+
+-- name: promote_due
+-- Moves up to %(limit)s scheduled jobs whose time has come to queued, earliest first, and wakes
+-- the workers of their queues (one NOTIFY per queue). Rows another promoter holds are skipped,
+-- so any number of processes may run this at once; each job is promoted by one of them.
+WITH due AS (
+    SELECT id
+      FROM toro_jobs
+     WHERE status = 'scheduled' AND scheduled_at <= now()
+     ORDER BY scheduled_at
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), promoted AS (
+    UPDATE toro_jobs AS j
+       SET status = 'queued'
+      FROM due
+     WHERE j.id = due.id
+    RETURNING j.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', q.queue) FROM (SELECT DISTINCT queue FROM promoted) AS q
+)
+SELECT (SELECT count(*) FROM promoted) AS promoted, (SELECT count(*) FROM woken) AS queues;
+
+-- name: enqueue_ticks
+-- Claims the ticks %(ticks)s of schedule %(schedule)s and inserts one queued job for each tick
+-- this statement claimed (scheduled_at is the tick). A tick some process already claimed is
+-- left alone by ON CONFLICT DO NOTHING (waiting first for that process's transaction, if it
+-- is still open), so a tick yields one job however many processes try it.
+WITH claimed AS (
+    INSERT INTO toro_schedule_ticks (schedule, tick_at, enqueued_by)
+    SELECT %(schedule)s, t.tick_at, %(enqueued_by)s
+      FROM unnest(%(ticks)s::timestamptz[]) AS t(tick_at)
+    ON CONFLICT (schedule, tick_at) DO NOTHING
+    RETURNING tick_at
+)
+INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at, properties)
+SELECT %(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, 'queued', c.tick_at,
+       %(properties)s::jsonb || jsonb_build_object('schedule:tick', c.tick_at)
+  FROM claimed AS c
+ ORDER BY c.tick_at
+RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+          status, started_by, properties, attempt;
+
+-- name: link_tick_jobs
+-- Records which job each claimed tick of %(schedule)s became (same transaction as enqueue_ticks).
+UPDATE toro_schedule_ticks AS t
+   SET job_id = l.job_id
+  FROM unnest(%(job_ids)s::bigint[], %(ticks)s::timestamptz[]) AS l(job_id, tick_at)
+ WHERE t.schedule = %(schedule)s AND t.tick_at = l.tick_at;
+
+-- name: last_ticks
+-- The latest enqueued tick of each of the schedules %(names)s (NULL for one never enqueued).
+SELECT n.name,
+       (SELECT max(t.tick_at) FROM toro_schedule_ticks AS t WHERE t.schedule = n.name) AS last_tick
+  FROM unnest(%(names)s::text[]) AS n(name);
+
+-- name: register_schedules
+-- Records the schedules this process runs, as it describes them, and that it saw them now.
+-- Rows are written in name order so processes registering the same set cannot deadlock.
+INSERT INTO toro_schedules (name, queue, kind, expression, timezone, catch_up, args, seen_at,
+                            seen_by)
+SELECT s.name, s.queue, s.kind, s.expression, s.timezone, s.catch_up, s.args::jsonb, now(),
+       %(seen_by)s
+  FROM unnest(%(names)s::text[], %(queues)s::text[], %(kinds)s::text[],
+              %(expressions)s::text[], %(timezones)s::text[], %(catch_ups)s::float8[],
+              %(args)s::text[]) AS s(name, queue, kind, expression, timezone, catch_up, args)
+ ORDER BY s.name
+ON CONFLICT (name) DO UPDATE
+   SET queue = excluded.queue, kind = excluded.kind, expression = excluded.expression,
+       timezone = excluded.timezone, catch_up = excluded.catch_up, args = excluded.args,
+       seen_at = excluded.seen_at, seen_by = excluded.seen_by;
+
+-- name: prune_ticks
+-- Deletes the ticks of schedule p.name older than p.before, keeping each schedule's latest
+-- tick (where a process that starts later resumes). p.before lies beyond the catch-up window,
+-- so no process would claim a deleted tick again.
+DELETE FROM toro_schedule_ticks AS t
+ USING unnest(%(names)s::text[], %(before)s::timestamptz[]) AS p(name, before)
+ WHERE t.schedule = p.name
+   AND t.tick_at < p.before
+   AND t.tick_at < (SELECT max(l.tick_at) FROM toro_schedule_ticks AS l WHERE l.schedule = p.name);
+
+-- name: list_schedules
+-- Every schedule a worker process registered, with its latest tick and that tick's job.
+SELECT s.name, s.queue, s.kind, s.expression, s.timezone, s.catch_up, s.args, s.seen_at,
+       s.seen_by, extract(epoch FROM now() - s.seen_at) AS seen_age,
+       l.tick_at AS last_tick, l.job_id AS last_job_id
+  FROM toro_schedules AS s
+  LEFT JOIN LATERAL (
+        SELECT t.tick_at, t.job_id
+          FROM toro_schedule_ticks AS t
+         WHERE t.schedule = s.name
+         ORDER BY t.tick_at DESC
+         LIMIT 1) AS l ON true
+ ORDER BY s.name;
+
+-- name: upcoming_jobs
+-- The next %(limit)s scheduled jobs, earliest first (walks the scheduled index).
+SELECT id, queue, class_name, name, scheduled_at, args,
+       extract(epoch FROM scheduled_at - now()) AS due_in
+  FROM toro_jobs
+ WHERE status = 'scheduled'
+ ORDER BY scheduled_at
+ LIMIT %(limit)s;
