@@ -318,3 +318,31 @@ def test_the_kernel_keeps_error_properties_and_the_scheduled_outcome():
     last = anyio.run(Executor(app, 1).run, job.evolve(attempt=2, properties=first.properties))
     assert last.outcome == Outcome.failed()
     assert [e["attempt"] for e in last.properties["retry:errors"]] == [1, 2]
+
+
+# ------------------------------------------------------------------------------ monitor section
+
+
+def test_monitor_section_lists_every_attempt_escaped():
+    import jinja2
+    from toro_retry.monitor import VIEW
+
+    history = [
+        {"class": "RuntimeError", "message": "<b>one</b>", "at": "2026-01-01T00:00", "attempt": 1},
+        {"class": "RuntimeError", "message": "two", "at": "2026-01-01T00:01", "attempt": 2},
+    ]
+    waiting = make_job(attempt=2, properties={"retry:errors": history}).evolve(
+        status="scheduled", scheduled_at=datetime(2026, 1, 1, 0, 2, tzinfo=UTC)
+    )
+    assert VIEW.predicate(waiting)
+    assert not VIEW.predicate(make_job())
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(VIEW.templates), autoescape=True)
+    assert VIEW.context is not None
+    html = env.get_template(VIEW.template).render(job=waiting, view=VIEW, **VIEW.context(waiting))
+    assert "&lt;b&gt;one&lt;/b&gt;" in html and "<b>one" not in html
+    assert html.count("<tr>") == 3  # header and two attempts
+    assert "attempt 3 runs at 2026-01-01T00:02:00+00:00" in html
+
+    stopped = make_job(properties={"retry:errors": history, "retry:gave_up": "max_attempts"})
+    html = env.get_template(VIEW.template).render(job=stopped, view=VIEW, **VIEW.context(stopped))
+    assert "Not retried: max_attempts." in html

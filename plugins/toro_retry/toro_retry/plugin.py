@@ -3,6 +3,7 @@
 * ``worker_options`` declares the retry options, so the kernel accepts them only while this
   plugin is loaded (blocked by ``TORO_PLUGINS``/``TORO_DISABLE_PLUGINS``, they are unknown).
 * ``around_job`` records each failure and reschedules the job (:mod:`toro_retry.middleware`).
+* ``monitor_views`` adds a "Retries" section to a job's detail in toro-monitor.
 * ``worker_services`` checks at worker start that the ``scheduled`` status, which retried
   jobs wait in, is registered (it comes from toro-scheduler), and says so loudly if not.
 
@@ -16,8 +17,9 @@ from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from toro_core import Execution, hookimpl
+from toro_core import Execution, MonitorView, hookimpl
 from toro_retry.middleware import WAITING_STATUS, middleware
+from toro_retry.monitor import VIEW
 from toro_retry.options import OPTIONS
 
 if TYPE_CHECKING:
@@ -46,3 +48,8 @@ def worker_services(context: ServiceContext) -> Iterable[Any]:
             WAITING_STATUS,
         )
     return ()
+
+
+@hookimpl
+def monitor_views() -> list[MonitorView]:
+    return [VIEW]
