@@ -166,3 +166,13 @@ def test_enqueue_without_the_plugin_rejects_retry_options(make_app):
     app = make_app()  # built-ins only: nobody declares retry_interval
     with pytest.raises(UnknownOptionError, match=r"Flaky\.retry_interval"):
         app.client.enqueue(Flaky, ["never", 1])
+
+
+def test_without_the_scheduler_a_retry_fails_loudly(retry_app, toro_db, start_worker):
+    job = Flaky.perform_async("no-scheduler", 1)
+    worker = start_worker("-r", "retry_workers", plugins=["retry"])
+    assert "status 'scheduled' is not registered" in worker.log()
+    row = wait_final(toro_db, job.id)
+    assert (row["status"], row["attempt"]) == ("failed", 1)
+    assert row["properties"]["error:outcome"] == "unknown status 'scheduled'"
+    assert len(row["properties"]["retry:errors"]) == 1
