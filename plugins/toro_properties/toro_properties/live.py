@@ -1,0 +1,231 @@
+"""Properties set while a job runs, written at once (progress the monitor can show live).
+
+::
+
+    from toro_properties import set_properties, aset_properties
+
+    class Import(Worker):
+        def perform(self, path):              # sync perform: runs in a worker thread
+            for done, row in enumerate(rows(path), 1):
+                ...
+                if done % 1000 == 0:
+                    set_properties(progress=done / total)
+
+    class Crawl(Worker):
+        async def perform(self, url):
+            await aset_properties(stage="fetching", url=url)
+
+Each call is one short ``UPDATE`` that merges the values into the job's ``properties``, fenced
+so that a process which no longer holds the job cannot write. The values are also kept for the
+job's final write, so the last value set survives a database hiccup. A value that is not JSON
+(or that an index cannot cast) is not stored: it is logged and recorded under
+``properties:rejected`` on the job, and the call returns ``False``; it never fails the job.
+
+The job is found through a context variable that the plugin's ``around_job`` middleware sets;
+``anyio.to_thread`` copies context variables into the thread that runs a sync ``perform``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import psycopg
+
+from toro_core.encoding import dumps
+from toro_core.runtime.backoff import TRANSIENT
+from toro_properties.checks import REJECTED_KEY, check_properties
+from toro_properties.sql import query
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from toro_core import Execution
+    from toro_properties.indexes import PropertyIndex
+
+log = logging.getLogger("toro.properties")
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class ProcessState:
+    """What the plugin keeps per worker process: the pool and the known property indexes."""
+
+    pool: AsyncConnectionPool[Any] | None
+    database_url: str
+    indexes: tuple[PropertyIndex, ...] = ()
+    #: Set once the first index listing was attempted.
+    ready: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class RunningJob:
+    """One attempt as the properties API sees it (set by the middleware, read by the API)."""
+
+    execution: Execution
+    process: ProcessState | None
+    database_url: str
+    token: anyio.lowlevel.EventLoopToken
+    loop_thread: int
+    rejected: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Set when the attempt ended: a thread left running after a timeout can no longer write.
+    closed: bool = False
+
+    @property
+    def indexes(self) -> tuple[PropertyIndex, ...]:
+        return self.process.indexes if self.process else ()
+
+    def reject(self, rejected: Mapping[str, str]) -> None:
+        """Log ``rejected`` and record it on the job under ``properties:rejected``."""
+        if not rejected:
+            return
+        for reason in rejected.values():
+            log.error("job %s: property not stored: %s", self.execution.job.id, reason)
+        self.rejected.update(rejected)
+        self.execution.properties[REJECTED_KEY] = dict(self.rejected)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection from the worker's pool, or a short-lived one outside a worker."""
+        if self.process is not None and self.process.pool is not None:
+            async with self.process.pool.connection() as conn:
+                yield conn
+            return
+        conn = await psycopg.AsyncConnection.connect(
+            self.database_url, autocommit=True, connect_timeout=10
+        )
+        async with conn:
+            yield conn
+
+
+current: ContextVar[RunningJob] = ContextVar("toro_properties_current_job")
+_warned_outside = False
+
+
+def _gather(
+    properties: Mapping[str, Any] | None, more: Mapping[str, Any], who: str
+) -> dict[str, Any]:
+    if properties is not None and not isinstance(properties, Mapping):
+        raise TypeError(
+            f"{who}() takes a mapping and/or keyword arguments, got {type(properties).__name__}"
+        )
+    return {**(properties or {}), **more}
+
+
+def _running(who: str) -> RunningJob | None:
+    global _warned_outside
+    job = current.get(None)
+    if job is None and not _warned_outside:
+        _warned_outside = True
+        log.warning(
+            "%s() called outside a job run by a toro worker with the 'properties' plugin; "
+            "nothing is stored (is the plugin left out by TORO_PLUGINS?)", who,
+        )
+    return job
+
+
+async def write_now(job: RunningJob, properties: Mapping[str, Any], source: str) -> bool:
+    """Check ``properties``, merge the good ones into the job's row at once; see the module."""
+    if job.closed:
+        log.warning(
+            "job %s: %s() called after the attempt ended; ignored", job.execution.job.id, source
+        )
+        return False
+    checked = check_properties(properties, job.indexes, source=source)
+    job.reject(checked.rejected)
+    patch = dict(checked.good)
+    if checked.rejected:
+        patch[REJECTED_KEY] = dict(job.rejected)
+    if not patch:
+        return False
+    job.execution.properties.update(patch)
+    attempt = job.execution.job
+    try:
+        async with job.connection() as conn:
+            cur = await conn.execute(
+                query("set_live_properties"),
+                {"patch": dumps(patch), "id": attempt.id, "attempt": attempt.attempt},
+            )
+            written = await cur.fetchone() is not None
+    except TRANSIENT as exc:
+        log.warning(
+            "job %s: live properties not written now (%s); they are stored with the job's outcome",
+            attempt.id, type(exc).__name__,
+        )
+        return False
+    except psycopg.Error as exc:  # the database refused the values (a constraint, a cast)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for key in checked.good:
+            job.execution.properties.pop(key, None)
+        job.reject(
+            {key: f"{source}[{key!r}]: the database refused it: {reason}" for key in checked.good}
+        )
+        return False
+    if not written:
+        log.warning(
+            "job %s: live properties refused: this process no longer holds the job "
+            "(it was recovered after a missed heartbeat)", attempt.id,
+        )
+    return written and not checked.rejected
+
+
+def set_properties(properties: Mapping[str, Any] | None = None, /, **more: Any) -> bool:
+    """Store properties on the running job now, from a sync ``perform``.
+
+    Pass keyword arguments (``set_properties(progress=0.5)``), a mapping for names that are not
+    identifiers (``set_properties({"stage:name": "fetch"})``), or both. Returns ``True`` when
+    every value was written to the job's row now; ``False`` when one was rejected (see
+    ``properties:rejected``), the write must wait for the job's outcome (database unreachable),
+    the job is no longer held by this process, or no job is running in this context.
+    In an ``async def perform`` use :func:`aset_properties` instead.
+    """
+    values = _gather(properties, more, "set_properties")
+    job = _running("set_properties")
+    if job is None:
+        return False
+    if threading.get_ident() == job.loop_thread:
+        raise RuntimeError(
+            "set_properties() would block the event loop: in an async perform use "
+            "`await aset_properties(...)`"
+        )
+    try:
+        return anyio.from_thread.run(write_now, job, values, "set_properties", token=job.token)
+    except RuntimeError as exc:  # the worker's event loop is gone (the process is stopping)
+        log.warning("job %s: set_properties() could not run: %s", job.execution.job.id, exc)
+        return False
+
+
+async def aset_properties(properties: Mapping[str, Any] | None = None, /, **more: Any) -> bool:
+    """The awaitable twin of :func:`set_properties`, for an ``async def perform``."""
+    values = _gather(properties, more, "aset_properties")
+    job = _running("aset_properties")
+    if job is None:
+        return False
+    return await write_now(job, values, "aset_properties")
+
+
+class WithProperties:
+    """Mixin giving a worker ``self.set_properties(...)`` and ``await self.aset_properties(...)``.
+
+    ::
+
+        class Import(WithProperties, Worker):
+            def perform(self, path):
+                self.set_properties(progress=0.5)
+    """
+
+    def set_properties(self, properties: Mapping[str, Any] | None = None, /, **more: Any) -> bool:
+        """See :func:`toro_properties.set_properties`."""
+        return set_properties(properties, **more)
+
+    async def aset_properties(
+        self, properties: Mapping[str, Any] | None = None, /, **more: Any
+    ) -> bool:
+        """See :func:`toro_properties.aset_properties`."""
+        return await aset_properties(properties, **more)

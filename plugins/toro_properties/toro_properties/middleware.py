@@ -1,0 +1,89 @@
+"""The ``around_job`` middleware: makes the live API work and stores returned properties.
+
+Around each attempt it publishes the job to :mod:`toro_properties.live` (a context variable),
+and after ``perform`` returned it reads ``execution.result``: when that is a mapping with a
+``job_properties`` key holding a mapping, the storable properties are merged into
+``execution.properties`` (which the kernel merges into the row with ``||`` when it writes the
+outcome) and the others are reported under ``properties:rejected``. Nothing here can turn a
+finished job into a failed or re-run one: every problem is reported on the job instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
+
+import anyio
+import anyio.lowlevel
+
+from toro_core import Execution
+from toro_properties.checks import check_properties
+from toro_properties.live import ProcessState, RunningJob, current
+
+log = logging.getLogger("toro.properties")
+
+#: The key of ``perform``'s returned mapping whose value is stored as job properties.
+RETURN_KEY = "job_properties"
+_STARTUP_WAIT = 5.0
+
+#: The worker process's state, set by the ``worker_services`` hook (see :mod:`.plugin`).
+process_state: ContextVar[ProcessState] = ContextVar("toro_properties_process")
+_last_process: list[ProcessState] = []
+
+
+def _process() -> ProcessState | None:
+    found = process_state.get(None)
+    if found is None and _last_process:
+        found = _last_process[-1]
+    return found
+
+
+def merge_returned(job: RunningJob) -> None:
+    """Store the ``job_properties`` of ``perform``'s result on the job (see the module)."""
+    result = job.execution.result
+    if not isinstance(result, Mapping) or RETURN_KEY not in result:
+        return
+    returned = result[RETURN_KEY]
+    if returned is None:
+        return
+    if not isinstance(returned, Mapping):
+        job.reject({RETURN_KEY: f"{RETURN_KEY} is a {type(returned).__name__}, not a mapping"})
+        return
+    checked = check_properties(returned, job.indexes, source=RETURN_KEY)
+    job.execution.properties.update(checked.good)
+    job.reject(checked.rejected)
+
+
+@contextlib.asynccontextmanager
+async def track(execution: Execution) -> AsyncIterator[None]:
+    """The middleware for one attempt."""
+    process = _process()
+    if process is not None and not process.ready.is_set():
+        with anyio.move_on_after(_STARTUP_WAIT):  # the first index listing, at process start
+            await process.ready.wait()
+    if process is not None:
+        database_url = process.database_url
+    else:  # not run by a worker process (a test calling the executor, say)
+        worker = execution.worker
+        database_url = worker._app().database_url if worker is not None else ""
+    job = RunningJob(
+        execution=execution,
+        process=process,
+        database_url=database_url,
+        token=anyio.lowlevel.current_token(),
+        loop_thread=threading.get_ident(),
+    )
+    reset = current.set(job)
+    try:
+        yield
+        try:
+            merge_returned(job)
+        except Exception as exc:  # a broken mapping must not fail a finished job
+            log.exception("job %s: could not read %s", execution.job.id, RETURN_KEY)
+            job.reject({RETURN_KEY: f"could not read {RETURN_KEY}: {type(exc).__name__}: {exc}"})
+    finally:
+        job.closed = True
+        current.reset(reset)
