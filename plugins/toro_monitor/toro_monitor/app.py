@@ -1,0 +1,116 @@
+"""The monitor's Litestar app factory: :func:`create_app`.
+
+The app is self-contained (its own templates, static files, cross-site token check and auth),
+so it can run alone (``toro-core monitor``), be mounted in a Litestar app
+(:class:`toro_monitor.mount.MonitorPlugin`) or in any ASGI framework (it *is* an ASGI app).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
+
+from toro_core.app import Toro
+from toro_core.views import MonitorView
+from toro_monitor import assets, auth, formatting, routes
+from toro_monitor.options import MonitorOptions
+from toro_monitor.store import MonitorStore
+from toro_monitor.views import check_pages
+
+CSRF_COOKIE = "toro_monitor_csrf"
+CSRF_HEADER = "x-toro-csrf"
+
+
+@dataclasses.dataclass
+class Monitor:
+    """Everything a request handler needs, kept in ``app.state.monitor``."""
+
+    toro: Toro
+    options: MonitorOptions
+    store: MonitorStore
+    views: list[MonitorView]
+    env: jinja2.Environment
+    static: dict[str, Path]
+
+    @property
+    def pages(self) -> list[MonitorView]:
+        return [view for view in self.views if view.kind == "page"]
+
+    @property
+    def scripts(self) -> list[str]:
+        return [s for view in self.views for s in view.scripts if s in self.static]
+
+
+def build_environment(views: list[MonitorView]) -> jinja2.Environment:
+    """Jinja with the monitor's templates first, then each view's folder: a view's template
+    named after its plugin cannot shadow a monitor template. Autoescaping is always on."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("toro_monitor", "templates")]
+    folders = dict.fromkeys(str(view.templates) for view in views)
+    loaders.extend(jinja2.FileSystemLoader(folder) for folder in folders)
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(formatting.FILTERS)
+    env.tests.update(formatting.TESTS)
+    return env
+
+
+def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar: Any) -> Litestar:
+    """Build the monitor for ``toro_app`` (its database and plugins) as a Litestar app.
+
+    ``litestar`` keyword arguments are passed to :class:`litestar.Litestar` (``debug=True``...).
+    """
+    options = options or MonitorOptions()
+    views = toro_app.monitor_views()
+    check_pages(views)
+    env = build_environment(views)
+    monitor = Monitor(
+        toro=toro_app,
+        options=options,
+        store=MonitorStore(toro_app.database_url, options),
+        views=views,
+        env=env,
+        static=assets.static_files(views),
+    )
+
+    async def authorize(request: Request[Any, Any, Any]) -> Response[str] | None:
+        if options.basic_auth and not auth.basic_auth_ok(
+            request.headers.get("authorization"), options.basic_auth
+        ):
+            return auth.refuse(challenge=True)
+        if not await auth.hook_allows(request, toro_app):
+            return auth.refuse(challenge=False)
+        return None
+
+    async def close_store() -> None:
+        await monitor.store.close()
+
+    return Litestar(
+        route_handlers=routes.handlers(monitor),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
+        csrf_config=CSRFConfig(
+            secret=options.csrf_secret,
+            cookie_name=CSRF_COOKIE,
+            header_name=CSRF_HEADER,
+            cookie_httponly=True,
+            cookie_samesite="strict",
+        ),
+        plugins=[HTMXPlugin()],
+        before_request=authorize,
+        on_shutdown=[close_store],
+        state=State({"monitor": monitor}),
+        openapi_config=None,
+        **litestar,
+    )

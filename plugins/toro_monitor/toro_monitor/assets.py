@@ -1,0 +1,35 @@
+"""The static files the monitor serves: a fixed list built once, never a path from a request."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from toro_core.views import MonitorView
+
+HTMX_FILE = "htmx-2.0.11.min.js"
+OWN_FILES = (HTMX_FILE, "monitor.css", "monitor.js")
+
+
+def static_files(views: Iterable[MonitorView]) -> dict[str, Path]:
+    """``{url name: file}`` for the monitor's files and every file of the views' static folders
+    (``<name>/<relative path>``); two views claiming one name is an error."""
+    own = resources.files("toro_monitor") / "static"
+    files: dict[str, Path] = {name: Path(str(own / name)) for name in OWN_FILES}
+    owners: dict[str, str] = {}
+    for view in views:
+        for name, folder in view.static.items():
+            if name in owners and owners[name] != str(folder):
+                raise ValueError(f"two monitor views serve static name {name!r}")
+            owners[name] = str(folder)
+            for path in sorted(Path(folder).rglob("*")):
+                if path.is_file():
+                    files[f"{name}/{path.relative_to(folder).as_posix()}"] = path
+    return files
+
+
+def media_type(path: Path) -> str:
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"

@@ -1,0 +1,1 @@
+"""toro-monitor migrations: the indexes the dashboard needs on large tables."""

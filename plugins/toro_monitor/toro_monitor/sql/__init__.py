@@ -1,0 +1,1 @@
+"""Named SQL blocks of toro-monitor (queries.sql)."""

@@ -1,0 +1,116 @@
+-- toro-monitor's queries. Each block starts with "-- name:"; parameters are %(name)s.
+-- Blocks with {placeholders} are templates: the monitor fills them with fixed SQL fragments
+-- (filters and sort orders chosen from fixed lists, never text from a request).
+
+-- name: table_size
+-- The planner's row estimate of toro_jobs (-1 before it was ever analysed) and its highest id,
+-- both cheap on any size.
+SELECT c.reltuples::bigint AS estimate,
+       (SELECT max(id) FROM toro_jobs) AS max_id
+  FROM pg_class AS c
+ WHERE c.oid = 'toro_jobs'::regclass;
+
+-- name: list_jobs
+-- One page of the jobs list: {where} holds the filters (and the keyset condition), {order}
+-- the sort order; %(limit)s is the page size plus one (to know whether a next page exists).
+SELECT id, queue, class_name, name, status, created_at, scheduled_at, started_at, finished_at,
+       started_by, attempt, finished_at - started_at AS duration,
+       left(args::text, 160) AS args_preview
+  FROM toro_jobs
+ WHERE {where}
+ ORDER BY {order}
+ LIMIT %(limit)s;
+
+-- name: count_jobs_bounded
+-- How many jobs match {where}, counting no further than %(cap)s.
+SELECT count(*) AS jobs FROM (SELECT 1 FROM toro_jobs WHERE {where} LIMIT %(cap)s) AS capped;
+
+-- name: estimate_jobs
+-- The planner's estimate of how many jobs match {where} (read from EXPLAIN's JSON).
+EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE {where};
+
+-- name: status_sizes
+-- For each status: how many jobs have it, counted no further than %(cap)s (index-only on
+-- toro_jobs_status_id), so the caller knows which statuses are small enough to count exactly.
+SELECT s.status,
+       (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j WHERE j.status = s.status
+                               LIMIT %(cap)s) AS capped) AS jobs
+  FROM unnest(%(statuses)s::text[]) AS s(status);
+
+-- name: queue_status_exact
+-- Exact job counts per queue for the given (small) statuses.
+SELECT queue, status, count(*) AS jobs
+  FROM toro_jobs
+ WHERE status = ANY(%(statuses)s::text[])
+ GROUP BY queue, status;
+
+-- name: queue_status_sampled
+-- Job counts per queue and status estimated from a block sample of %(percent)s percent of
+-- the table (the same blocks each time, so the numbers do not jitter between refreshes).
+-- Statuses in %(exclude)s are left out: the caller counts those exactly.
+SELECT queue, status, count(*) * 100.0 / %(percent)s AS jobs
+  FROM toro_jobs TABLESAMPLE SYSTEM (%(percent)s) REPEATABLE (7)
+ WHERE NOT (status = ANY(%(exclude)s::text[]))
+ GROUP BY queue, status;
+
+-- name: distinct_queues
+-- The queue names in toro_jobs, by a skip scan of the toro_monitor_jobs_queue index.
+WITH RECURSIVE q(queue) AS (
+    (SELECT queue FROM toro_jobs ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT queue FROM toro_jobs WHERE queue > q.queue ORDER BY queue LIMIT 1)
+      FROM q WHERE q.queue IS NOT NULL
+)
+SELECT queue FROM q WHERE queue IS NOT NULL LIMIT %(limit)s;
+
+-- name: distinct_classes
+-- The worker class names in toro_jobs, by a skip scan of the toro_monitor_jobs_class index.
+WITH RECURSIVE c(class_name) AS (
+    (SELECT class_name FROM toro_jobs ORDER BY class_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT class_name FROM toro_jobs WHERE class_name > c.class_name
+             ORDER BY class_name LIMIT 1)
+      FROM c WHERE c.class_name IS NOT NULL
+)
+SELECT class_name FROM c WHERE class_name IS NOT NULL LIMIT %(limit)s;
+
+-- name: get_job
+-- One job with everything the detail view shows.
+SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+       status, started_by, properties, attempt, finished_at - started_at AS duration,
+       left(args::text, 160) AS args_preview
+  FROM toro_jobs WHERE id = %(id)s;
+
+-- name: jobs_by_ids
+-- Short rows of the given jobs (the processes page lists what each process runs).
+SELECT id, queue, class_name, name, status, started_at, now() - started_at AS running_for
+  FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
+
+-- name: retry_job
+-- Puts a failed job back to queued. Fenced on status: a job that is no longer failed is left
+-- alone (no row back). The last error moves into the list "retried:history" with the times of
+-- the attempt it ended, so the history is kept; idle workers are woken.
+WITH retried AS (
+    UPDATE toro_jobs AS t
+       SET status = 'queued', started_at = NULL, finished_at = NULL, started_by = NULL,
+           locked_by = NULL,
+           properties = (t.properties - 'error:class' - 'error:message' - 'error:backtrace')
+               || jsonb_build_object(
+                   'retried:at', now(),
+                   'retried:by', %(by)s::text,
+                   'retried:count', COALESCE((t.properties ->> 'retried:count')::int, 0) + 1,
+                   'retried:history', COALESCE(t.properties -> 'retried:history', '[]'::jsonb)
+                       || jsonb_build_array(jsonb_build_object(
+                           'at', now(),
+                           'attempt', t.attempt,
+                           'started_at', t.started_at,
+                           'finished_at', t.finished_at,
+                           'class', t.properties -> 'error:class',
+                           'message', t.properties -> 'error:message',
+                           'backtrace', t.properties -> 'error:backtrace')))
+     WHERE t.id = %(id)s AND t.status = 'failed'
+    RETURNING t.id, t.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', queue) FROM retried
+)
+SELECT id FROM retried, (SELECT count(*) FROM woken) AS w;

@@ -1,0 +1,197 @@
+"""All the monitor's database access: read-mostly queries that stay fast on large tables.
+
+The store owns an async connection pool that opens on first use (a mounted app gets no
+lifespan events) and closes with :meth:`MonitorStore.close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from toro_core.sql import load_queries, query as core_query
+from toro_monitor import jobquery
+from toro_monitor.jobquery import JobQuery
+from toro_monitor.options import MonitorOptions
+
+
+def q(name: str) -> str:
+    return load_queries("toro_monitor.sql")[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class Count:
+    """A number of jobs, exact or estimated."""
+
+    value: int
+    exact: bool
+
+    def __str__(self) -> str:
+        return f"{self.value:,}" if self.exact else f"~{self.value:,}"
+
+
+@dataclasses.dataclass(frozen=True)
+class JobPage:
+    rows: list[dict[str, Any]]
+    total: Count
+    #: Cursor of the next page, or ``None`` on the last page.
+    next_after: tuple[Any, int] | None
+    #: How many of the newest jobs were looked at, when the query was windowed.
+    window: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Histogram:
+    """Jobs per queue and status; ``exact[status]`` says whether that status was counted."""
+
+    counts: dict[str, dict[str, int]]
+    exact: dict[str, bool]
+
+    def queues(self) -> list[str]:
+        return sorted(self.counts)
+
+
+class MonitorStore:
+    def __init__(self, conninfo: str, options: MonitorOptions) -> None:
+        self.conninfo = conninfo
+        self.options = options
+        self._pool: AsyncConnectionPool | None = None
+        self._lock = asyncio.Lock()
+
+    async def _open(self) -> AsyncConnectionPool:
+        async with self._lock:
+            if self._pool is None:
+                timeout = f"-c statement_timeout={int(self.options.statement_timeout)}"
+                pool = AsyncConnectionPool(
+                    self.conninfo,
+                    min_size=1,
+                    max_size=self.options.pool_size,
+                    kwargs={"autocommit": True, "row_factory": dict_row, "options": timeout},
+                    open=False,
+                )
+                await pool.open()
+                self._pool = pool
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        pool = self._pool or await self._open()
+        async with pool.connection() as conn:
+            yield conn
+
+    async def _all(self, query: str | sql.Composable, params: Any = None) -> list[dict[str, Any]]:
+        async with self.connection() as conn:
+            cursor = await conn.execute(query, params)  # type: ignore[arg-type]
+            return await cursor.fetchall()
+
+    # ------------------------------------------------------------------ jobs list
+
+    async def table_size(self) -> tuple[int, int]:
+        """``(estimated rows, highest id)`` of toro_jobs; the estimate falls back to the highest
+        id while the table has never been analysed."""
+        row = (await self._all(q("table_size")))[0]
+        max_id = int(row["max_id"] or 0)
+        estimate = int(row["estimate"])
+        return (estimate if estimate >= 0 else max_id), max_id
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        estimate, max_id = await self.table_size()
+        window = None
+        if query.windowed:
+            size = self.options.search_window if query.search else self.options.sort_window
+            if query.search and not query.key.indexed:
+                size = min(size, self.options.sort_window)
+            if max(estimate, max_id) > size:
+                window = size
+        floor = max_id - window if window is not None else None
+        where, params = jobquery.filter_sql(query, floor)
+        keyset, keyset_params = jobquery.keyset_sql(query)
+        page_size = self.options.page_size
+        listing = sql.SQL(q("list_jobs")).format(
+            where=sql.SQL("{} AND {}").format(where, keyset), order=jobquery.order_sql(query)
+        )
+        rows = await self._all(listing, {**params, **keyset_params, "limit": page_size + 1})
+        next_after = None
+        if len(rows) > page_size:
+            rows = rows[:page_size]
+            next_after = jobquery.cursor_for(query, rows[-1])
+        total = await self._count(where, params)
+        return JobPage(rows=rows, total=total, next_after=next_after, window=window)
+
+    async def _count(self, where: sql.Composable, params: dict[str, Any]) -> Count:
+        cap = self.options.count_threshold
+        counted = await self._all(
+            sql.SQL(q("count_jobs_bounded")).format(where=where), {**params, "cap": cap + 1}
+        )
+        value = int(counted[0]["jobs"])
+        if value <= cap:
+            return Count(value, True)
+        plan = await self._all(sql.SQL(q("estimate_jobs")).format(where=where), params)
+        estimated = int(plan[0]["QUERY PLAN"][0]["Plan"]["Plan Rows"])
+        return Count(max(estimated, cap + 1), False)
+
+    async def distinct_queues(self, limit: int = 500) -> list[str]:
+        return [r["queue"] for r in await self._all(q("distinct_queues"), {"limit": limit})]
+
+    async def distinct_classes(self, limit: int = 500) -> list[str]:
+        return [r["class_name"] for r in await self._all(q("distinct_classes"), {"limit": limit})]
+
+    # ------------------------------------------------------------------ histograms
+
+    async def histogram(self, statuses: Sequence[str]) -> Histogram:
+        """Jobs per queue and status. On a small table everything is counted; on a large one
+        statuses up to the count threshold are counted exactly and larger ones (and statuses
+        no plugin registered) are estimated from a block sample."""
+        cap = self.options.count_threshold
+        counts: dict[str, dict[str, int]] = {}
+        size, _ = await self.table_size()
+        if size <= cap:
+            for row in await self._all(core_query("count_by_queue_status")):
+                counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
+            found = {s for per_queue in counts.values() for s in per_queue}
+            return Histogram(counts=counts, exact=dict.fromkeys([*statuses, *found], True))
+        sizes = await self._all(q("status_sizes"), {"statuses": list(statuses), "cap": cap + 1})
+        small = [r["status"] for r in sizes if r["jobs"] <= cap]
+        exact = {status: status in small for status in statuses}
+        for row in await self._all(q("queue_status_exact"), {"statuses": small}):
+            counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
+        sampled = await self._all(
+            q("queue_status_sampled"), {"percent": self.options.sample_percent, "exclude": small}
+        )
+        for row in sampled:
+            counts.setdefault(row["queue"], {})[row["status"]] = round(row["jobs"])
+            exact.setdefault(row["status"], False)
+        return Histogram(counts=counts, exact=exact)
+
+    # ------------------------------------------------------------------ one job
+
+    async def get_job(self, job_id: int) -> dict[str, Any] | None:
+        rows = await self._all(q("get_job"), {"id": job_id})
+        return rows[0] if rows else None
+
+    async def retry(self, job_id: int, by: str = "monitor") -> bool:
+        """Put a failed job back to queued; ``False`` when it was not failed (any more)."""
+        return bool(await self._all(q("retry_job"), {"id": job_id, "by": by}))
+
+    # ------------------------------------------------------------------ processes
+
+    async def processes(self) -> list[dict[str, Any]]:
+        processes = await self._all(core_query("list_processes"))
+        ids = [job_id for p in processes for job_id in p["running"]]
+        jobs = {r["id"]: r for r in await self._all(q("jobs_by_ids"), {"ids": ids})} if ids else {}
+        for process in processes:
+            process["jobs"] = [jobs[i] for i in process["running"] if i in jobs]
+        return processes

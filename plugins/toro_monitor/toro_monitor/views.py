@@ -1,0 +1,70 @@
+"""Plugin views from the ``monitor_views`` hook: job-detail sections and pages of their own."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from toro_core.job import Job
+from toro_core.views import MonitorView
+from toro_monitor.store import MonitorStore
+
+log = logging.getLogger("toro.monitor")
+
+#: Paths of the monitor's own pages, which a page view may not take.
+RESERVED = ("/", "/jobs", "/queues", "/chart", "/processes", "/static")
+
+
+def check_pages(views: Sequence[MonitorView]) -> None:
+    """Refuse page views without a path, or whose path another page already has."""
+    seen: set[str] = set()
+    for view in views:
+        if view.kind != "page":
+            continue
+        path = view.path or ""
+        if not path.startswith("/") or path.rstrip("/") in seen or any(
+            path == r or path.startswith(r.rstrip("/") + "/") for r in RESERVED if r != "/"
+        ) or path == "/":
+            raise ValueError(f"monitor view {view.title!r}: page path {path!r} is taken or invalid")
+        seen.add(path.rstrip("/"))
+
+
+async def view_context(view: MonitorView, job: Job | None, store: MonitorStore) -> dict[str, Any]:
+    """The extra context of a view: its ``context`` callable's result (awaited with a
+    connection when it is a coroutine function)."""
+    if view.context is None:
+        return {}
+    if inspect.iscoroutinefunction(view.context):
+        async with store.connection() as conn:
+            result = await view.context(job, conn=conn)
+    else:
+        result = view.context(job)
+    return dict(result or {})
+
+
+async def job_sections(
+    views: Sequence[MonitorView], job: Job, env: jinja2.Environment, store: MonitorStore
+) -> list[tuple[MonitorView, Markup]]:
+    """The rendered sections of every job view whose predicate selects ``job``.
+
+    A view that raises is shown as an error line instead of breaking the page.
+    """
+    sections = []
+    for view in views:
+        if view.kind != "job":
+            continue
+        try:
+            if not view.predicate(job):
+                continue
+            context = await view_context(view, job, store)
+            html = env.get_template(view.template).render(job=job, view=view, **context)
+            sections.append((view, Markup(html)))
+        except Exception:
+            log.exception("monitor view %r failed for job %s", view.title, job.id)
+            sections.append((view, Markup("<p class='error'>This view failed; see the log.</p>")))
+    return sections
