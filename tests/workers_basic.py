@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import anyio
-import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from toro_core import Worker
 
 
-def _record(job_marker: int) -> None:
-    import os
+_pool: AsyncConnectionPool | None = None
 
-    with psycopg.connect(os.environ["TORO_DATABASE_URL"], autocommit=True) as conn:
-        conn.execute("INSERT INTO test_done (marker) VALUES (%s)", (job_marker,))
+
+async def _shared_pool() -> AsyncConnectionPool:
+    """One pool per worker process for the test workers' own writes."""
+    global _pool
+    if _pool is None:
+        _pool = AsyncConnectionPool(
+            os.environ["TORO_DATABASE_URL"], min_size=1, max_size=4,
+            kwargs={"autocommit": True}, open=False,
+        )
+        await _pool.open()
+    return _pool
 
 
 class RecordOnce(Worker):
-    """Inserts its marker into test_done (unique): a second run of a job would fail loudly."""
+    """Inserts its marker into test_done (unique): a second run of a job fails loudly."""
 
     async def perform(self, marker: int) -> None:
-        import os
-
-        async with await psycopg.AsyncConnection.connect(
-            os.environ["TORO_DATABASE_URL"], autocommit=True
-        ) as conn:
+        pool = await _shared_pool()
+        async with pool.connection() as conn:
             await conn.execute("INSERT INTO test_done (marker) VALUES (%s)", (marker,))
 
 

@@ -25,8 +25,6 @@ CREATE TABLE toro_jobs (
 CREATE INDEX toro_jobs_queued ON toro_jobs (queue, id) WHERE status = 'queued';
 -- Recovery and the process table look up running jobs by holder.
 CREATE INDEX toro_jobs_running ON toro_jobs (locked_by) WHERE status = 'running';
--- The monitor's default view: newest first, per status.
-CREATE INDEX toro_jobs_status_id ON toro_jobs (status, id);
 
 -- One NOTIFY per statement and queue wakes idle workers; polling covers a missed one.
 CREATE FUNCTION toro_notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -144,20 +144,42 @@ class OutcomeWriter:
             return
         owner = self._buffer[0].owner
         items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
+        plain: dict[str, list[PendingOutcome]] = {}
+        rich: list[PendingOutcome] = []
+        for item in items:
+            if item.patch == "{}" and item.scheduled_at is None:
+                plain.setdefault(item.status, []).append(item)
+            else:
+                rich.append(item)
+        accepted: set[int] = set()
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                query("finish_jobs"),
-                {
-                    "owner": owner,
-                    "ids": [o.id for o in items],
-                    "attempts": [o.attempt for o in items],
-                    "statuses": [o.status for o in items],
-                    "durations": [o.duration for o in items],
-                    "scheduled": [o.scheduled_at for o in items],
-                    "patches": [o.patch for o in items],
-                },
-            )
-            accepted = {row[0] for row in await cur.fetchall()}
+            async with conn.transaction():
+                for status, group in plain.items():
+                    cur = await conn.execute(
+                        query("finish_jobs_plain"),
+                        {
+                            "owner": owner,
+                            "status": status,
+                            "ids": [o.id for o in group],
+                            "attempts": [o.attempt for o in group],
+                            "durations": [o.duration for o in group],
+                        },
+                    )
+                    accepted.update(row[0] for row in await cur.fetchall())
+                if rich:
+                    cur = await conn.execute(
+                        query("finish_jobs"),
+                        {
+                            "owner": owner,
+                            "ids": [o.id for o in rich],
+                            "attempts": [o.attempt for o in rich],
+                            "statuses": [o.status for o in rich],
+                            "durations": [o.duration for o in rich],
+                            "scheduled": [o.scheduled_at for o in rich],
+                            "patches": [o.patch for o in rich],
+                        },
+                    )
+                    accepted.update(row[0] for row in await cur.fetchall())
         self.written += len(accepted)
         if len(accepted) != len(items):
             refused = [o.id for o in items if o.id not in accepted]

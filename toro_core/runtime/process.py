@@ -15,6 +15,7 @@ cancels the rest and puts them back to queued; a second signal skips the wait.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import time
@@ -58,6 +59,7 @@ class WorkerProcess:
         self._idle = anyio.Event()
         self._queue_set = frozenset(settings.queues)
         self._cancelled: list[tuple[int, str]] = []
+        self._inbox: asyncio.Queue[tuple[Job, str]] = asyncio.Queue()
         self.pool: AsyncConnectionPool[Any] | None = None
         self.registry: ProcessRegistry | None = None
         self.writer: OutcomeWriter | None = None
@@ -129,6 +131,8 @@ class WorkerProcess:
             for service in self._services(context):
                 background.start_soon(self._supervise, service)
             async with anyio.create_task_group() as jobs:
+                for _ in range(self.settings.concurrency):
+                    jobs.start_soon(self._slot)
                 self.ready.set()
                 log.info(
                     "worker %s running: queues %s, concurrency %d",
@@ -153,11 +157,17 @@ class WorkerProcess:
         after = 0
         last_full_scan = 0.0
         backoff = Backoff()
+        half = max(1, min(settings.concurrency, settings.batch_size) // 2)
         while not self.stopping.is_set():
             free = settings.concurrency - len(self.running)
             if free <= 0 or self.writer.over_limit:
                 await self._sleep_until_woken(settings.poll_interval)
                 continue
+            if free < half and self.running:
+                # A few slots are free while others are still busy: give them a moment to
+                # free too, so one statement claims a batch instead of one job at a time.
+                await self._gather_free_slots(half)
+                free = settings.concurrency - len(self.running)
             now = time.monotonic()
             if now - last_full_scan >= settings.poll_interval:
                 after = 0
@@ -176,7 +186,7 @@ class WorkerProcess:
             owner = self.registry.process_id
             for job in claimed:
                 self.running[job.id] = owner
-                jobs.start_soon(self._run_job, job, owner)
+                self._inbox.put_nowait((job, owner))
             self.claimed += len(claimed)
             if claimed:
                 after = max(after, claimed[-1].id)
@@ -188,12 +198,14 @@ class WorkerProcess:
 
     async def _claim(self, limit: int, after: int) -> list[Job]:
         assert self.pool and self.registry
+        queues = self.settings.queues
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
-                query("claim_jobs"),
+                query("claim_jobs_one_queue" if len(queues) == 1 else "claim_jobs"),
                 {
-                    "queues": list(self.settings.queues),
+                    "queue": queues[0],
+                    "queues": list(queues),
                     "after": after,
                     "limit": limit,
                     "owner": self.registry.process_id,
@@ -205,12 +217,29 @@ class WorkerProcess:
         jobs.sort(key=lambda job: job.id)
         return jobs
 
+    async def _gather_free_slots(self, wanted: int, patience: float = 0.002) -> None:
+        """Wait up to ``patience`` seconds for ``wanted`` free slots (or any stop)."""
+        with anyio.move_on_after(patience):
+            while (
+                self.settings.concurrency - len(self.running) < wanted
+                and self.running
+                and not self.stopping.is_set()
+            ):
+                await self._wake.wait()
+                self._wake = anyio.Event()
+
     async def _sleep_until_woken(self, timeout: float) -> None:
         with anyio.move_on_after(timeout):
             await self._wake.wait()
         self._wake = anyio.Event()
 
     # ------------------------------------------------------------------ running
+
+    async def _slot(self) -> None:
+        """One of ``concurrency`` runners: takes claimed jobs one after another."""
+        while True:
+            job, owner = await self._inbox.get()
+            await self._run_job(job, owner)
 
     async def _run_job(self, job: Job, owner: str) -> None:
         assert self.writer

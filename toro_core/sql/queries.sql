@@ -42,6 +42,34 @@ UPDATE toro_jobs AS t
 RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
           t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt;
 
+-- name: claim_jobs_one_queue
+-- claim_jobs for a process that serves a single queue: the same rows, a simpler plan.
+UPDATE toro_jobs AS t
+   SET status = 'running', started_at = now(), finished_at = NULL,
+       started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
+ WHERE t.id IN (
+           SELECT id FROM toro_jobs
+            WHERE status = 'queued' AND queue = %(queue)s AND id > %(after)s
+              AND EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
+            ORDER BY id
+            LIMIT %(limit)s
+              FOR UPDATE SKIP LOCKED)
+RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
+          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt;
+
+-- name: finish_jobs_plain
+-- finish_jobs for the common case: outcomes of one status with no properties to merge and no
+-- new scheduled_at (fewer arrays to send and join). Fenced the same way.
+UPDATE toro_jobs AS t
+   SET status = %(status)s,
+       finished_at = t.started_at + make_interval(secs => o.duration),
+       locked_by = NULL
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
+       AS o(id, attempt, duration)
+ WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
+   AND t.status = 'running'
+RETURNING t.id;
+
 -- name: finish_jobs
 -- Writes the outcomes of finished attempts in one statement. An outcome is written only while
 -- the job is still running under the same fencing token (holder and attempt); the ids written
