@@ -1,0 +1,177 @@
+"""Enqueue, options, statuses and plugins: the kernel's contract without a worker process."""
+
+from __future__ import annotations
+
+import datetime
+from contextlib import asynccontextmanager
+
+import psycopg
+import pytest
+
+from toro_core import Status, Toro, UnknownOptionError, Worker, hookimpl
+from toro_core.errors import DuplicateStatusError, PluginError, UnknownStatusError
+from toro_core.testing import scalar
+from workers_basic import Named, Noop
+
+
+def test_non_json_arguments_are_refused_naming_the_argument(toro_app, toro_db):
+    with pytest.raises(TypeError, match=r"argument 1 is a datetime\.datetime"):
+        Noop.perform_async("ok", datetime.datetime.now())
+    with pytest.raises(TypeError, match=r"argument 0\['when'\] is a datetime\.date"):
+        Noop.perform_async({"when": datetime.date.today()})
+    with pytest.raises(TypeError, match=r"argument 0 is nan"):
+        Noop.perform_async(float("nan"))
+    with pytest.raises(TypeError, match=r"key 1 of type int"):
+        Noop.perform_async({1: "int keys would silently become strings"})
+    with pytest.raises(TypeError, match=r"perform_bulk item 2: argument 0 is a set"):
+        Noop.perform_bulk([(1,), (2,), ({3},)])
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+
+def test_json_arguments_round_trip(toro_app, toro_db):
+    args = ("text", 1, 2.5, True, None, [1, "two"], {"nested": {"list": [1, 2]}})
+    job = Noop.perform_async(*args)
+    assert job.args == list(args[:5]) + [[1, "two"], {"nested": {"list": [1, 2]}}]
+    assert scalar(toro_db, "SELECT args FROM toro_jobs WHERE id = %s", (job.id,)) == job.args
+
+
+def test_misspelt_option_is_reported(toro_app, toro_db):
+    class Typo(Worker):
+        queu = "users"
+
+        def perform(self) -> None:
+            pass
+
+    with pytest.raises(UnknownOptionError, match=r"Typo.queu is not a toro worker option \(did you mean 'queue'\?\)"):
+        Typo.perform_async()
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+
+def test_helpers_with_underscores_and_methods_are_not_options(toro_app):
+    class Fine(Worker):
+        queue = "fine"
+        _cache: dict[str, int] = {}
+
+        def helper(self) -> int:
+            return 1
+
+        def perform(self) -> None:
+            pass
+
+    assert Fine.perform_async().queue == "fine"
+
+
+def test_plugin_declares_an_option(make_app):
+    class Declares:
+        @hookimpl
+        def worker_options(self):
+            return {"priority_hint": "used by a test plugin"}
+
+    class UsesIt(Worker):
+        priority_hint = 3
+
+        def perform(self) -> None:
+            pass
+
+    without = make_app()
+    with pytest.raises(UnknownOptionError):
+        without.client.enqueue(UsesIt, ())
+    with_plugin = make_app(plugins=[Declares()])
+    assert with_plugin.client.enqueue(UsesIt, ()).id
+
+
+def test_bulk_and_async_twins(toro_app, toro_db):
+    ids = Noop.perform_bulk([(i,) for i in range(1000)])
+    assert ids == sorted(ids) and len(ids) == 1000
+    assert Noop.perform_bulk([]) == []
+
+    import anyio
+
+    async def main():
+        job = await Named.aperform_async(5)
+        more = await Noop.aperform_bulk([(1,), (2,)])
+        await toro_app.aclient.close()
+        return job, more
+
+    job, more = anyio.run(main, backend="asyncio")
+    assert job.name == "user #5" and len(more) == 2
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 1003
+
+
+def test_async_transactional_enqueue(toro_app, toro_db):
+    import anyio
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(toro_db) as conn:
+            await Noop.aperform_async("x", connection=conn)
+            await conn.rollback()
+            await Noop.aperform_async("y", connection=conn)
+            await conn.commit()
+
+    anyio.run(main, backend="asyncio")
+    assert scalar(toro_db, "SELECT array_agg(args->>0) FROM toro_jobs") == ["y"]
+
+
+def test_job_name_hook_first_result_wins_over_builtin(make_app):
+    class Namer:
+        @hookimpl
+        def job_name(self, worker_class, args):
+            return f"plugin:{worker_class.__name__}:{args[0]}"
+
+    app = make_app(plugins=[Namer()])
+    assert app.client.enqueue(Named, (7,)).name == "plugin:Named:7"
+    assert make_app().client.enqueue(Named, (7,)).name == "user #7"
+
+
+def test_statuses_registry_and_duplicates(make_app):
+    class Adds:
+        @hookimpl
+        def statuses(self):
+            return [Status("skipped", "Skipped", "#aaaaaa", final=True)]
+
+    class AddsToo:
+        @hookimpl
+        def statuses(self):
+            return [Status("skipped", "Skipped too", "#bbbbbb", final=True)]
+
+    app = make_app(plugins=[Adds()])
+    assert app.statuses.names()[:4] == ["queued", "running", "complete", "failed"]
+    assert app.statuses["skipped"].final
+    with pytest.raises(UnknownStatusError):
+        app.statuses["nope"]
+    clash = make_app(plugins=[Adds(), AddsToo()])
+    with pytest.raises(DuplicateStatusError, match=r"Adds.*AddsToo|AddsToo.*Adds"):
+        clash.statuses  # noqa: B018
+    with pytest.raises(ValueError, match="#rrggbb"):
+        Status("bad", "Bad", "red", final=False)
+
+
+def test_misspelt_hook_is_an_error(toro_db):
+    class Misspelt:
+        @hookimpl
+        def around_jobs(self, execution):
+            return None
+
+    with pytest.raises(PluginError, match="around_jobs"):
+        Toro(toro_db, plugins=[Misspelt()], load_entry_points=False)
+
+
+def test_register_and_unregister_middleware_in_code(toro_app):
+    calls = []
+
+    class Middleware:
+        @hookimpl
+        def around_job(self, execution):
+            @asynccontextmanager
+            async def wrap():
+                calls.append(execution.job.id)
+                yield
+
+            return wrap()
+
+    plugin = Middleware()
+    toro_app.register(plugin, name="mine")
+    assert toro_app.pm.get_plugin("mine") is plugin
+    assert toro_app.has("around_job")
+    toro_app.unregister(plugin)
+    assert not toro_app.has("around_job")
