@@ -8,9 +8,9 @@ import time
 
 import anyio
 import psycopg
+from toro_properties import WithProperties, aset_properties, set_properties
 
 from toro_core import Worker
-from toro_properties import WithProperties, aset_properties, set_properties
 
 
 def _released(job_key: str) -> bool:

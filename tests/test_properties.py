@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from toro_core.testing import rows, scalar, wait_for
-
 from properties_workers import (
     AsyncProgress,
     CountsComments,
@@ -17,7 +15,12 @@ from properties_workers import (
     SyncProgress,
 )
 
+from toro_core.testing import rows, scalar, wait_for
+
 WORKER = ("-r", "properties_workers", "-c", "4")
+FINAL_COUNT = (
+    "SELECT count(*) FROM toro_jobs WHERE id = ANY(%s) AND status IN ('complete', 'failed')"
+)
 
 
 def execute(conninfo: str, statement: str) -> None:
@@ -31,11 +34,7 @@ def properties_of(conninfo: str, job_id: int) -> dict[str, Any]:
 
 def wait_final(conninfo: str, ids: list[int]) -> None:
     wait_for(
-        lambda: scalar(
-            conninfo,
-            "SELECT count(*) FROM toro_jobs WHERE id = ANY(%s) AND status IN ('complete', 'failed')",
-            (ids,),
-        ) == len(ids),
+        lambda: scalar(conninfo, FINAL_COUNT, (ids,)) == len(ids),
         timeout=20,
     )
 
@@ -50,7 +49,8 @@ def test_seed_spec_returned_job_properties_are_stored(toro_app, toro_db, start_w
     wait_final(toro_db, [job.id])
     assert scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "complete"
     assert properties_of(toro_db, job.id)["foo"] == "bar"
-    assert scalar(toro_db, "SELECT properties->>'foo' FROM toro_jobs WHERE id = %s", (job.id,)) == "bar"
+    foo = "SELECT properties->>'foo' FROM toro_jobs WHERE id = %s"
+    assert scalar(toro_db, foo, (job.id,)) == "bar"
 
 
 def test_nested_properties_keep_json_types_and_numbers_compare_as_numbers(
@@ -78,11 +78,11 @@ def test_nested_properties_keep_json_types_and_numbers_compare_as_numbers(
     assert types == [("number", "number", "boolean", "array", "null")]
 
     # a nested path, as text and as jsonb
-    assert ids_where(toro_db, "properties #>> '{user,timeline,is_private}' = 'true'") == [private.id]
+    is_private = "properties #>> '{user,timeline,is_private}' = 'true'"
+    assert ids_where(toro_db, is_private) == [private.id]
     assert ids_where(toro_db, "(properties #>> '{user,id}')::int = 2") == [ten.id]
-    assert ids_where(toro_db, """properties @> '{"user": {"timeline": {"is_private": false}}}'""") == [
-        ten.id, hundred.id,
-    ]
+    contains = """properties @> '{"user": {"timeline": {"is_private": false}}}'"""
+    assert ids_where(toro_db, contains) == [ten.id, hundred.id]
     # the seed's query: cast to int, compare as numbers
     assert ids_where(toro_db, "(properties->>'comments_count')::int > 9") == [ten.id, hundred.id]
     # a jsonb number compares as a number too (9 < 10 < 100) ...
@@ -108,11 +108,14 @@ def test_progress_is_visible_from_another_connection_before_the_job_ends(
     wait_final(toro_db, [sync_job.id, async_job.id])
     final = properties_of(toro_db, sync_job.id)
     assert final["progress"] == 1.0 and final["stage:last"] == "done"
-    assert final["stage"] == "halfway" and final["rows"] == 10  # live values survive the final merge
+    # live values survive the final merge
+    assert final["stage"] == "halfway" and final["rows"] == 10
     assert properties_of(toro_db, async_job.id) == {"progress": 0.25, "done": True}
 
 
-def test_values_json_cannot_hold_are_reported_and_the_job_completes(toro_app, toro_db, start_worker):
+def test_values_json_cannot_hold_are_reported_and_the_job_completes(
+    toro_app, toro_db, start_worker
+):
     odd = ReturnsOddValues.perform_async()
     not_mapping = ReturnsNotAMapping.perform_async()
     misuse = SyncCallInAsync.perform_async()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from properties_workers import ProcessesUser
 from sqlalchemy import BigInteger, Integer, create_engine, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import (
@@ -20,9 +21,8 @@ from sqlalchemy.orm import (
     relationship,
     with_parent,
 )
-from toro_core.testing import rows, wait_for
 
-from properties_workers import ProcessesUser
+from toro_core.testing import rows, wait_for
 
 
 class Base(DeclarativeBase):
