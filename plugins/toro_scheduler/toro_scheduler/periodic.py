@@ -202,7 +202,7 @@ class PeriodicEnqueuer:
                     "queues": [s.queue for s in schedules],
                     "kinds": [s.trigger.kind for s in schedules],
                     "expressions": [s.trigger.expression() for s in schedules],
-                    "timezones": [getattr(s.trigger, "timezone", "UTC") for s in schedules],
+                    "timezones": [s.trigger.timezone for s in schedules],
                     "catch_ups": [s.catch_up for s in schedules],
                     "args": [encode_args(s.args, owner=s.name) for s in schedules],
                     "seen_by": self.context.settings.identity,

@@ -29,8 +29,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Trigger(Protocol):
     """What a schedule needs from its timing rule."""
 
-    #: ``"cron"`` or ``"interval"`` (stored in ``toro_schedules.kind``).
-    kind: str
+    @property
+    def kind(self) -> str:
+        """``"cron"`` or ``"interval"`` (stored in ``toro_schedules.kind``)."""
+        ...
+
+    @property
+    def timezone(self) -> str:
+        """The IANA zone the definition is read in (``"UTC"`` for intervals)."""
+        ...
 
     def next_after(self, moment: datetime) -> datetime:
         """The first tick strictly after ``moment`` (aware), in UTC."""
@@ -74,9 +81,8 @@ class CronTrigger:
 
     def next_after(self, moment: datetime) -> datetime:
         local = moment.astimezone(zone(self.timezone))
-        found = croniter(self.cron, local, second_at_beginning=self._seconds_first).get_next(
-            datetime
-        )
+        it = croniter(self.cron, local, second_at_beginning=self._seconds_first)
+        found: datetime = it.get_next(datetime)
         return found.astimezone(UTC)
 
     def ticks(self, after: datetime, until: datetime) -> Iterator[datetime]:
@@ -84,7 +90,8 @@ class CronTrigger:
         local = after.astimezone(zone(self.timezone))
         it = croniter(self.cron, local, second_at_beginning=self._seconds_first)
         while True:
-            tick = it.get_next(datetime).astimezone(UTC)
+            found: datetime = it.get_next(datetime)
+            tick = found.astimezone(UTC)
             if tick > until:
                 return
             yield tick
@@ -102,6 +109,7 @@ class IntervalTrigger:
 
     seconds: float
     kind: str = dataclasses.field(default="interval", init=False)
+    timezone: str = dataclasses.field(default="UTC", init=False)
 
     def __post_init__(self) -> None:
         if not self.seconds >= 1:
