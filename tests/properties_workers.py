@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import datetime
 import os
 import time
@@ -24,6 +26,16 @@ class ReturnsFoo(Worker):
 
     def perform(self) -> dict[str, object]:
         return {"job_properties": {"foo": "bar"}}
+
+
+class FromOwnThread(Worker):
+    """Sets properties from a thread it starts itself, run in a copy of its context."""
+
+    def perform(self) -> dict[str, object]:
+        context = contextvars.copy_context()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            written = pool.submit(context.run, set_properties, from_thread=True).result()
+        return {"job_properties": {"written_at_once": written}}
 
 
 class CountsComments(Worker):

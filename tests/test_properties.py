@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import psycopg
+import pytest
 from properties_workers import (
     AsyncProgress,
     CountsComments,
+    FromOwnThread,
     ReturnsFoo,
     ReturnsNotAMapping,
     ReturnsOddValues,
     SyncCallInAsync,
     SyncProgress,
 )
+from toro_properties import aset_properties, set_properties
 
 from toro_core.testing import rows, scalar, wait_for
 
@@ -45,12 +49,15 @@ def ids_where(conninfo: str, condition: str) -> list[int]:
 
 def test_seed_spec_returned_job_properties_are_stored(toro_app, toro_db, start_worker):
     job = ReturnsFoo.perform_async()
+    threaded = FromOwnThread.perform_async()
     start_worker(*WORKER, plugins=["properties"])
-    wait_final(toro_db, [job.id])
+    wait_final(toro_db, [job.id, threaded.id])
     assert scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "complete"
     assert properties_of(toro_db, job.id)["foo"] == "bar"
     foo = "SELECT properties->>'foo' FROM toro_jobs WHERE id = %s"
     assert scalar(toro_db, foo, (job.id,)) == "bar"
+    # the README's note on threads a job starts itself
+    assert properties_of(toro_db, threaded.id) == {"from_thread": True, "written_at_once": True}
 
 
 def test_nested_properties_keep_json_types_and_numbers_compare_as_numbers(
@@ -143,3 +150,12 @@ def test_values_json_cannot_hold_are_reported_and_the_job_completes(
     # the blocking call from async code is a programming error the job reports
     assert scalar(toro_db, status, (misuse.id,)) == "failed"
     assert "aset_properties" in properties_of(toro_db, misuse.id)["error:message"]
+
+
+def test_outside_a_job_nothing_is_stored_and_a_warning_says_why(caplog):
+    caplog.set_level("WARNING", logger="toro.properties")
+    assert set_properties(progress=1.0) is False
+    assert "outside a job run by a toro worker with the 'properties' plugin" in caplog.text
+    assert anyio.run(lambda: aset_properties({"stage": "x"})) is False
+    with pytest.raises(TypeError, match="takes a mapping"):
+        set_properties(["progress", 1.0])  # type: ignore[arg-type]

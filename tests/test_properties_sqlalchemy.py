@@ -6,6 +6,7 @@ support, only the table and a relationship whose join casts the property.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -101,3 +102,12 @@ def test_failed_jobs_of_a_user_through_a_property_used_as_key(toro_app, toro_db,
             assert all(job.properties["user_id"] == 1 for job in ada.jobs)
     finally:
         engine.dispose()
+
+
+def test_the_readme_shows_this_mapping():
+    readme = Path(__file__).parents[1] / "plugins" / "toro_properties" / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    block = text[text.index("class Base(DeclarativeBase):") : text.index("with Session(engine)")]
+    source = Path(__file__).read_text(encoding="utf-8")
+    missing = [line for line in block.splitlines() if line.strip() and line not in source]
+    assert not missing, missing
