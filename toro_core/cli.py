@@ -89,6 +89,10 @@ def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.Argu
     plugins = sub.add_parser("plugins", parents=[common], help="installed plugins and their hooks")
     plugins.set_defaults(handler=cmd_plugins)
 
+    from toro_core import demo
+
+    demo.add_parser(sub, common)
+
     app = app_factory() if app_factory else None
     if app is not None:
         app.pm.hook.cli_commands(subparsers=sub)
