@@ -2,6 +2,9 @@
 
 It stores the time in the job's properties under ``example:elapsed_ms`` and the plugin's name
 under ``example:wrapped_by``, so a test (or a user) can see in SQL that every job went through it.
+
+It also adds two monitor views (``monitor_views``): a "Timing" section in the detail of every
+job it timed, and a "Timings" page listing the slowest of the newest 1,000 jobs.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
-from toro_core import Execution, hookimpl
+from toro_core import Execution, Job, MonitorView, hookimpl
 
 
 @hookimpl
@@ -27,3 +32,56 @@ def around_job(execution: Execution) -> object:
             execution.properties["example:wrapped_by"] = "toro-example-plugin"
 
     return timed()
+
+
+# ------------------------------------------------------------------ monitor views
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+RECENT_TIMINGS = """
+SELECT id, class_name, (properties ->> 'example:elapsed_ms')::float8 AS elapsed_ms
+  FROM (SELECT id, class_name, properties FROM toro_jobs ORDER BY id DESC LIMIT 1000) AS recent
+ WHERE properties ? 'example:elapsed_ms'
+ ORDER BY elapsed_ms DESC
+ LIMIT 20
+"""
+
+
+def was_timed(job: Job) -> bool:
+    """The job section shows only for jobs this plugin's middleware timed."""
+    return "example:elapsed_ms" in job.properties
+
+
+def timing_context(job: Job) -> dict[str, object]:
+    elapsed = float(job.properties["example:elapsed_ms"])
+    return {"elapsed_ms": elapsed, "slow": elapsed > 1000}
+
+
+async def slowest_context(job: None, conn: Any) -> dict[str, object]:
+    cursor = await conn.execute(RECENT_TIMINGS)
+    return {"timings": await cursor.fetchall()}
+
+
+@hookimpl
+def monitor_views() -> list[MonitorView]:
+    """A section in the detail of timed jobs, and a page of the slowest recent jobs."""
+    return [
+        MonitorView(
+            title="Timing (example plugin)",
+            template="toro_example_plugin/timing.html",
+            templates=TEMPLATES,
+            kind="job",
+            predicate=was_timed,
+            context=timing_context,
+            static={"toro_example_plugin": Path(__file__).parent / "static"},
+            scripts=("toro_example_plugin/timing.css",),
+        ),
+        MonitorView(
+            title="Timings",
+            template="toro_example_plugin/slowest.html",
+            templates=TEMPLATES,
+            kind="page",
+            path="/example/timings",
+            context=slowest_context,
+        ),
+    ]

@@ -48,7 +48,10 @@ async def hook_allows(request: Request[Any, Any, Any], app: Toro) -> bool:
 def refuse(challenge: bool) -> Response[str]:
     headers = {"WWW-Authenticate": REALM} if challenge else {}
     return Response(
-        "Not authorized", status_code=HTTP_401_UNAUTHORIZED, media_type="text/plain", headers=headers
+        "Not authorized",
+        status_code=HTTP_401_UNAUTHORIZED,
+        media_type="text/plain",
+        headers=headers,
     )
 
 

@@ -24,11 +24,17 @@ WARNING = """\
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from toro_core.cli import common_options
 
-    parser = subparsers.add_parser("monitor", parents=[common_options()], help="serve the web monitor")
+    parser = subparsers.add_parser(
+        "monitor", parents=[common_options()], help="serve the web monitor"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
-    parser.add_argument("--poll-interval", type=int, default=3000,
-                        help="milliseconds between live refreshes (default 3000)")
+    parser.add_argument(
+        "--poll-interval",
+        type=int,
+        default=3000,
+        help="milliseconds between live refreshes (default 3000)",
+    )
     parser.set_defaults(handler=run)
 
 

@@ -41,7 +41,9 @@ SORTS: dict[str, SortKey] = {
     "class": SortKey("Worker", sql.Identifier("class_name"), sql.SQL("text"), False, True),
     "status": SortKey("Status", sql.Identifier("status"), sql.SQL("text"), False, True),
     "name": SortKey("Name", sql.Identifier("name"), sql.SQL("text"), True, False),
-    "started": SortKey("Started", sql.Identifier("started_at"), sql.SQL("timestamptz"), True, False),
+    "started": SortKey(
+        "Started", sql.Identifier("started_at"), sql.SQL("timestamptz"), True, False
+    ),
     "duration": SortKey(
         "Duration", sql.SQL("(finished_at - started_at)"), sql.SQL("interval"), True, False
     ),
@@ -76,7 +78,12 @@ class JobQuery:
 
     def filters(self) -> dict[str, str]:
         """The active filters as query-string pairs (without sort and cursor)."""
-        pairs = {"queue": self.queue, "class": self.class_name, "status": self.status, "q": self.search}
+        pairs = {
+            "queue": self.queue,
+            "class": self.class_name,
+            "status": self.status,
+            "q": self.search,
+        }
         return {k: v for k, v in pairs.items() if v}
 
     def url_query(self, **changes: Any) -> str:
@@ -145,8 +152,15 @@ def parse(params: Mapping[str, list[str]], statuses: set[str]) -> JobQuery:
 
 def cursor_for(query: JobQuery, row: Mapping[str, Any]) -> tuple[Any, int]:
     """The cursor that continues after ``row`` in ``query``'s order."""
-    column = {"created": None, "queue": "queue", "class": "class_name", "status": "status",
-              "name": "name", "started": "started_at", "duration": "duration"}[query.sort]
+    column = {
+        "created": None,
+        "queue": "queue",
+        "class": "class_name",
+        "status": "status",
+        "name": "name",
+        "started": "started_at",
+        "duration": "duration",
+    }[query.sort]
     value = None if column is None else row[column]
     if isinstance(value, datetime.timedelta):
         value = f"{value.total_seconds()} seconds"

@@ -18,13 +18,25 @@ from toro_core.app import Toro
 from toro_monitor.app import create_app
 from toro_monitor.options import MonitorOptions
 
-
 #: The keys of an HTTP connection scope the ASGI spec defines: a mounted monitor gets only these,
 #: not the host app's own scope entries.
-ASGI_KEYS = frozenset({
-    "type", "asgi", "http_version", "method", "scheme", "path", "raw_path", "query_string",
-    "root_path", "headers", "client", "server", "extensions",
-})
+ASGI_KEYS = frozenset(
+    {
+        "type",
+        "asgi",
+        "http_version",
+        "method",
+        "scheme",
+        "path",
+        "raw_path",
+        "query_string",
+        "root_path",
+        "headers",
+        "client",
+        "server",
+        "extensions",
+    }
+)
 
 
 def asgi_app(toro_app: Toro, options: MonitorOptions | None = None) -> Litestar:
@@ -40,7 +52,9 @@ class MonitorPlugin(InitPluginProtocol):
     when the host app shuts down.
     """
 
-    def __init__(self, toro_app: Toro, path: str = "/monitor", options: MonitorOptions | None = None) -> None:
+    def __init__(
+        self, toro_app: Toro, path: str = "/monitor", options: MonitorOptions | None = None
+    ) -> None:
         if not path.startswith("/") or path == "/":
             raise ValueError("mount path must start with '/' and not be '/'")
         self.path = path.rstrip("/")

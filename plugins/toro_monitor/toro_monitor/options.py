@@ -39,7 +39,9 @@ class MonitorOptions:
     sample_percent: float = 2.0
     #: HTTP basic auth ``(user, password)``; by default read from ``TORO_MONITOR_USER`` and
     #: ``TORO_MONITOR_PASSWORD`` (auth is off when either is unset).
-    basic_auth: tuple[str, str] | None = dataclasses.field(default_factory=lambda: basic_auth_from_env())
+    basic_auth: tuple[str, str] | None = dataclasses.field(
+        default_factory=lambda: basic_auth_from_env()
+    )
     #: Secret signing the cross-site request token; random per process by default, so set it
     #: when several monitor processes serve behind one load balancer.
     csrf_secret: str = dataclasses.field(default_factory=lambda: secrets.token_hex(16))

@@ -13,7 +13,7 @@ from litestar import Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import File, Redirect, Template
-from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_303_SEE_OTHER
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 from markupsafe import Markup
 
 from toro_core.job import Job
@@ -23,6 +23,15 @@ from toro_monitor.views import job_sections, view_context
 
 if TYPE_CHECKING:
     from toro_monitor.app import Monitor
+
+try:  # Litestar >= 2.19 wants path parameters marked; older 2.x infers them
+    from litestar.params import FromPath
+
+    JobId = FromPath[int]
+    StaticName = FromPath[str]
+except ImportError:  # pragma: no cover
+    JobId = int  # type: ignore[misc]
+    StaticName = str  # type: ignore[misc]
 
 T = "toro_monitor/"
 
@@ -65,7 +74,9 @@ def handlers(monitor: Monitor) -> list[Any]:
             **values,
         }
 
-    def render(request: Request[Any, Any, Any], page: str, part: str, ctx: dict[str, Any]) -> Template:
+    def render(
+        request: Request[Any, Any, Any], page: str, part: str, ctx: dict[str, Any]
+    ) -> Template:
         name = part if is_partial(request) else page
         return Template(template_name=T + name, context=ctx)
 
@@ -84,8 +95,14 @@ def handlers(monitor: Monitor) -> list[Any]:
         except jobquery.BadQuery as exc:
             raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
         page = await store.list_jobs(query)
-        ctx = context(request, "jobs", query=query, page=page, sorts=jobquery.SORTS,
-                      encode_cursor=jobquery.encode_cursor)
+        ctx = context(
+            request,
+            "jobs",
+            query=query,
+            page=page,
+            sorts=jobquery.SORTS,
+            encode_cursor=jobquery.encode_cursor,
+        )
         if not is_partial(request):
             ctx["queues"] = await store.distinct_queues()
             ctx["classes"] = await store.distinct_classes()
@@ -97,7 +114,9 @@ def handlers(monitor: Monitor) -> list[Any]:
             raise NotFoundException(f"no job {job_id}")
         return row
 
-    async def detail_context(request: Request[Any, Any, Any], row: dict[str, Any]) -> dict[str, Any]:
+    async def detail_context(
+        request: Request[Any, Any, Any], row: dict[str, Any]
+    ) -> dict[str, Any]:
         job = Job.from_row(row)
         properties = row["properties"] or {}
         retry_errors = properties.get("retry:errors")
@@ -109,16 +128,22 @@ def handlers(monitor: Monitor) -> list[Any]:
             error={k: properties.get(f"error:{k}") for k in ("class", "message", "backtrace")},
             retry_errors=retry_errors if isinstance(retry_errors, list) else [],
             retried=retried if isinstance(retried, list) else [],
-            sections=await job_sections(monitor.views, job, monitor.env, store),
+            sections=await job_sections(
+                monitor.views,
+                job,
+                monitor.env,
+                store,
+                base=request.scope.get("root_path", "").rstrip("/"),
+            ),
         )
 
     @get("/jobs/{job_id:int}", name="job")
-    async def job_detail(request: HTMXRequest, job_id: int) -> Template:
+    async def job_detail(request: HTMXRequest, job_id: JobId) -> Template:
         ctx = await detail_context(request, await job_or_404(job_id))
         return render(request, "job.html", "_job_detail.html", ctx)
 
     @post("/jobs/{job_id:int}/retry", name="retry", status_code=HTTP_200_OK)
-    async def retry(request: HTMXRequest, job_id: int) -> Template | Redirect:
+    async def retry(request: HTMXRequest, job_id: JobId) -> Template | Redirect:
         await job_or_404(job_id)
         retried = await store.retry(job_id)
         row = await job_or_404(job_id)
@@ -140,8 +165,16 @@ def handlers(monitor: Monitor) -> list[Any]:
         order = charts.status_order(histogram, list(looks))
         colours = {name: look(name).color for name in order}
         queues = histogram.queues()
-        return context(request, active, histogram=histogram, order=order, colours=colours,
-                       queues=queues, bars=charts.bars, split=charts.split)
+        return context(
+            request,
+            active,
+            histogram=histogram,
+            order=order,
+            colours=colours,
+            queues=queues,
+            bars=charts.bars,
+            split=charts.split,
+        )
 
     @get("/queues", name="queues")
     async def queues(request: HTMXRequest) -> Template:
@@ -163,7 +196,7 @@ def handlers(monitor: Monitor) -> list[Any]:
     # ------------------------------------------------------------------ static files
 
     @get("/static/{name:path}", name="static")
-    async def static(name: str) -> File:
+    async def static(name: StaticName) -> File:
         path = monitor.static.get(name.lstrip("/"))
         if path is None:
             raise NotFoundException("no such file")
@@ -179,8 +212,11 @@ def handlers(monitor: Monitor) -> list[Any]:
     def page_handler(view: MonitorView, number: int) -> Any:
         async def page(request: HTMXRequest) -> Template:
             extra = await view_context(view, None, store)
-            body = monitor.env.get_template(view.template).render(view=view, **extra)
-            ctx = context(request, view.path or "", view=view, body=Markup(body))
+            ctx = context(request, view.path or "", view=view)
+            body = monitor.env.get_template(view.template).render(
+                view=view, base=ctx["base"], **extra
+            )
+            ctx["body"] = Markup(body)
             return render(request, "page.html", "_page.html", ctx)
 
         return get(view.path, name=f"view-page-{number}")(page)

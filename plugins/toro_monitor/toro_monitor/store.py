@@ -17,7 +17,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from toro_core.sql import load_queries, query as core_query
+from toro_core.sql import load_queries
+from toro_core.sql import query as core_query
 from toro_monitor import jobquery
 from toro_monitor.jobquery import JobQuery
 from toro_monitor.options import MonitorOptions

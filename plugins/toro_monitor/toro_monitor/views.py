@@ -27,9 +27,12 @@ def check_pages(views: Sequence[MonitorView]) -> None:
         if view.kind != "page":
             continue
         path = view.path or ""
-        if not path.startswith("/") or path.rstrip("/") in seen or any(
-            path == r or path.startswith(r.rstrip("/") + "/") for r in RESERVED if r != "/"
-        ) or path == "/":
+        if (
+            not path.startswith("/")
+            or path.rstrip("/") in seen
+            or any(path == r or path.startswith(r.rstrip("/") + "/") for r in RESERVED if r != "/")
+            or path == "/"
+        ):
             raise ValueError(f"monitor view {view.title!r}: page path {path!r} is taken or invalid")
         seen.add(path.rstrip("/"))
 
@@ -48,11 +51,17 @@ async def view_context(view: MonitorView, job: Job | None, store: MonitorStore) 
 
 
 async def job_sections(
-    views: Sequence[MonitorView], job: Job, env: jinja2.Environment, store: MonitorStore
+    views: Sequence[MonitorView],
+    job: Job,
+    env: jinja2.Environment,
+    store: MonitorStore,
+    base: str = "",
 ) -> list[tuple[MonitorView, Markup]]:
     """The rendered sections of every job view whose predicate selects ``job``.
 
-    A view that raises is shown as an error line instead of breaking the page.
+    A view's template gets ``job``, ``view``, ``base`` (the monitor's URL prefix) and what its
+    ``context`` returns. A view that raises is shown as an error line instead of breaking
+    the page.
     """
     sections = []
     for view in views:
@@ -62,7 +71,7 @@ async def job_sections(
             if not view.predicate(job):
                 continue
             context = await view_context(view, job, store)
-            html = env.get_template(view.template).render(job=job, view=view, **context)
+            html = env.get_template(view.template).render(job=job, view=view, base=base, **context)
             sections.append((view, Markup(html)))
         except Exception:
             log.exception("monitor view %r failed for job %s", view.title, job.id)

@@ -3,3 +3,10 @@
 -- these two; sorts on other columns are done among the newest jobs (see the README).
 CREATE INDEX IF NOT EXISTS toro_monitor_jobs_queue ON toro_jobs (queue, id);
 CREATE INDEX IF NOT EXISTS toro_monitor_jobs_class ON toro_jobs (class_name, id);
+
+-- Worker classes usually keep to one queue, so the planner's guess for a filter on queue, class
+-- and status together is far off unless it knows how the columns go together; with a wrong
+-- guess it walks the whole primary key looking for rows that are not there. Extended
+-- statistics cost nothing on writes (they are gathered by ANALYZE).
+CREATE STATISTICS IF NOT EXISTS toro_monitor_jobs_stats (mcv, dependencies)
+    ON queue, class_name, status FROM toro_jobs;
