@@ -27,7 +27,7 @@ from retry_workers import (
 
 from toro_core import Toro, UnknownOptionError
 from toro_core.app import set_default_app
-from toro_core.testing import rows, wait_for
+from toro_core.testing import rows, scalar, wait_for
 
 PLUGINS = ["retry", "scheduler"]
 FINAL = ("complete", "failed")
@@ -137,10 +137,21 @@ def test_retry_delay_method_wins_over_the_interval(retry_app, toro_db, start_wor
     assert [e["class"] for e in row["properties"]["retry:errors"]] == ["LookupError"] * 2
 
 
-def test_bad_option_value_fails_the_job_naming_worker_and_option(retry_app, toro_db, start_worker):
-    job = BadOptions.perform_async()
+def test_bad_option_value_is_refused_at_enqueue_and_fails_a_job_inserted_in_sql(
+    retry_app, toro_db, start_worker
+):
+    from toro_retry.options import RetryOptionError
+
+    with pytest.raises(RetryOptionError, match=r"BadOptions\.retry_interval"):
+        BadOptions.perform_async()
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+    job_id = scalar(
+        toro_db,
+        "INSERT INTO toro_jobs (class_name) VALUES (%s) RETURNING id",
+        (BadOptions.class_name(),),
+    )
     start_worker("-r", "retry_workers", plugins=PLUGINS)
-    row = wait_final(toro_db, job.id)
+    row = wait_final(toro_db, job_id)
     assert row["status"] == "failed"
     assert row["properties"]["error:class"] == "toro_retry.options.RetryOptionError"
     assert "BadOptions.retry_interval" in row["properties"]["error:message"]

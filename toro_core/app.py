@@ -103,6 +103,7 @@ class Toro:
         """Raise if ``worker_class`` sets an option nobody declares (checked once per class)."""
         if worker_class not in self._checked:
             check_options(worker_class, self.worker_options)
+            self.pm.hook.check_worker(worker_class=worker_class)
             self._checked.add(worker_class)
 
     def migration_sources(self) -> list[MigrationSource]:

@@ -65,9 +65,21 @@ def statuses() -> Iterable[Status] | None:
 def worker_options() -> dict[str, str] | None:
     """Return the worker class attributes a plugin understands: ``{name: description}``.
 
-    A ``Worker`` subclass may set only options some plugin declares (the kernel declares
+    Called once per app, the first time a worker class is checked. A ``Worker`` subclass may set only options some plugin declares (the kernel declares
     ``queue`` and ``timeout``); any other public data attribute is reported as a misspelt
     option when the worker is first used. Synchronous.
+    """
+
+
+@hookspec
+def check_worker(worker_class: type[Worker]) -> None:
+    """Check the option values of a worker class; raise to refuse it.
+
+    Called once per class and app, at its first enqueue and when a worker process first loads
+    it, after the option names were checked against ``worker_options``. Raise ``TypeError`` or
+    ``ValueError`` (or a ``ToroError``) naming the class and the option; the enqueue then fails
+    before anything is written, and a worker process fails the job with that reason.
+    Synchronous.
     """
 
 

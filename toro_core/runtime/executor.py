@@ -50,7 +50,7 @@ class Executor:
                 cls = resolve(class_name)
                 self.app.check_worker(cls)
                 found = cls()
-            except (ToroError, TypeError) as exc:
+            except (ToroError, TypeError, ValueError) as exc:
                 found = exc
             self._instances[class_name] = found
         if isinstance(found, BaseException):

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from toro_core import Execution, MonitorView, hookimpl
+from toro_core import Execution, MonitorView, Worker, hookimpl
 from toro_retry.middleware import WAITING_STATUS, middleware
 from toro_retry.monitor import VIEW
-from toro_retry.options import OPTIONS
+from toro_retry.options import OPTIONS, policy_for
 
 if TYPE_CHECKING:
     from toro_core.runtime.context import ServiceContext
@@ -31,6 +31,12 @@ log = logging.getLogger("toro.retry")
 @hookimpl
 def worker_options() -> dict[str, str]:
     return dict(OPTIONS)
+
+
+@hookimpl
+def check_worker(worker_class: type[Worker]) -> None:
+    """Refuse bad retry option values at the first enqueue, before anything is written."""
+    policy_for(worker_class)
 
 
 @hookimpl
