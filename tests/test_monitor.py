@@ -450,3 +450,20 @@ def test_monitor_authorize_hook(monitor):
     client = monitor(plugins=(OnlyWithHeader(), AsyncAbstainer()))
     assert client.get("/jobs").status_code == 401
     assert client.get("/jobs", headers={"x-team": "ops"}).status_code == 200
+
+
+def test_plugin_statuses_appear_in_filter_badges_and_histograms(monitor, toro_db):
+    from toro_core import Status
+
+    class Paused:
+        @hookimpl
+        def statuses(self):
+            return [Status("paused", "Paused", "#8250df", final=False)]
+
+    job = add_job(toro_db, status="paused", queue="imports")
+    client = monitor(plugins=(Paused(),))
+    page = client.get("/jobs").text
+    assert '<option value="paused"' in page
+    assert 'style="--badge: #8250df" data-status="paused">Paused<' in page
+    assert row_ids(client.get("/jobs?status=paused", headers=HX).text) == [job]
+    assert 'fill="#8250df"' in client.get("/queues", headers=HX).text

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from monitor_support import add_job, failed_properties
-
 import toro_example_plugin.plugin as example_plugin
 import toro_monitor.plugin as monitor_plugin
-from toro_core.testing import rows, scalar, wait_for
+from monitor_support import add_job, failed_properties
 from toro_monitor import MonitorOptions, create_app
+
+from toro_core.testing import rows, scalar, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

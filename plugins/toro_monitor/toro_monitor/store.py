@@ -75,7 +75,14 @@ class MonitorStore:
                     self.conninfo,
                     min_size=1,
                     max_size=self.options.pool_size,
-                    kwargs={"autocommit": True, "row_factory": dict_row, "options": timeout},
+                    kwargs={
+                        "autocommit": True,
+                        "row_factory": dict_row,
+                        "options": timeout,
+                        # custom plans only: a generic plan cannot see that a filter value
+                        # is rare and walks the whole table for it
+                        "prepare_threshold": None,
+                    },
                     open=False,
                 )
                 await pool.open()
