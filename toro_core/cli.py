@@ -75,6 +75,9 @@ def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.Argu
                        help="seconds between polls when no notification arrives ($TORO_POLL_INTERVAL, 1)")
     start.add_argument("--batch-size", type=int, default=int(_env("BATCH_SIZE", 100)),
                        help="most jobs claimed per statement ($TORO_BATCH_SIZE, 100)")
+    start.add_argument("--synchronous-commit", action="store_true",
+                       default=_env("SYNCHRONOUS_COMMIT", "off").lower() in ("on", "1", "true"),
+                       help="wait for the WAL flush on every claim and outcome ($TORO_SYNCHRONOUS_COMMIT, off)")
     start.set_defaults(handler=cmd_start)
 
     mig = sub.add_parser("migrate", parents=[common], help="create or upgrade the schema")
@@ -112,6 +115,7 @@ def cmd_start(args: argparse.Namespace, app: Toro) -> int:
         heartbeat_interval=args.heartbeat_interval,
         dead_after=args.dead_after,
         shutdown_timeout=args.shutdown_timeout,
+        synchronous_commit=args.synchronous_commit,
     )
     return run_worker(app, settings)
 

@@ -56,6 +56,8 @@ class WorkerSettings:
     flush_interval: float = 0.05
     #: Most finished-but-unwritten outcomes held (during an outage claiming stops at this).
     max_pending_outcomes: int = 10_000
+    #: Wait for the WAL flush on every claim and outcome (slower; see the README on durability).
+    synchronous_commit: bool = False
     #: ``host:pid`` written to ``started_by``.
     identity: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 

@@ -75,6 +75,7 @@ class WorkerProcess:
             min_size=3,
             max_size=8,
             kwargs={"autocommit": True},
+            configure=None if self.settings.synchronous_commit else _relaxed_commit,
             open=False,
             timeout=10,
             name="toro-worker",
@@ -364,6 +365,16 @@ class WorkerProcess:
                 delay = backoff.next_delay()
                 log.exception("service %s failed; restarting in %.1fs", name, delay)
                 await anyio.sleep(delay)
+
+
+async def _relaxed_commit(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Claims and outcomes commit without waiting for the WAL flush.
+
+    Enqueues are not affected (they use other connections). A database crash can forget the
+    last fraction of a second of claims and outcomes; those jobs are then queued again or
+    recovered from their holder, and run again: at least once, never zero.
+    """
+    await conn.execute("SET synchronous_commit = off")
 
 
 def run_worker(app: Toro, settings: WorkerSettings) -> int:
