@@ -34,6 +34,18 @@ process_state: ContextVar[ProcessState] = ContextVar("toro_properties_process")
 _last_process: list[ProcessState] = []
 
 
+def attach_process(state: ProcessState) -> None:
+    """Make ``state`` the worker process's (called in the task that starts the jobs)."""
+    process_state.set(state)
+    _last_process.append(state)
+
+
+def detach_process(state: ProcessState) -> None:
+    """Forget ``state`` when its worker process stops."""
+    if state in _last_process:
+        _last_process.remove(state)
+
+
 def _process() -> ProcessState | None:
     found = process_state.get(None)
     if found is None and _last_process:

@@ -41,8 +41,7 @@ def around_job(execution: Execution) -> AbstractAsyncContextManager[None]:
 def worker_services(context: ServiceContext) -> list[Callable[[], Awaitable[None]]]:
     state = ProcessState(pool=context.pool, database_url=context.app.database_url)
     # Called in the task that starts the jobs, so every job's context inherits it.
-    middleware.process_state.set(state)
-    middleware._last_process.append(state)
+    middleware.attach_process(state)
 
     async def watch_indexes() -> None:
         """Read the property indexes now and every few seconds until the process stops."""
@@ -60,8 +59,7 @@ def worker_services(context: ServiceContext) -> list[Callable[[], Awaitable[None
                 with anyio.move_on_after(INDEX_REFRESH_INTERVAL):
                     await context.stopping.wait()
         finally:
-            if state in middleware._last_process:
-                middleware._last_process.remove(state)
+            middleware.detach_process(state)
 
     return [watch_indexes]
 
