@@ -23,7 +23,7 @@ def test_non_json_arguments_are_refused_naming_the_argument(toro_app, toro_db):
         Noop.perform_async(float("nan"))
     with pytest.raises(TypeError, match=r"key 1 of type int"):
         Noop.perform_async({1: "int keys would silently become strings"})
-    with pytest.raises(TypeError, match=r"perform_bulk item 2: argument 0 is a set"):
+    with pytest.raises(TypeError, match=r"perform_bulk item 2: argument 0 is a builtins.set"):
         Noop.perform_bulk([(1,), (2,), ({3},)])
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
 

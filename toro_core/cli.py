@@ -30,21 +30,29 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get(f"TORO_{name}", default)
 
 
-def _env_list(name: str, default: Sequence[str] = ()) -> list[str]:
+def env_list(name: str, default: Sequence[str] = ()) -> list[str]:
+    """The comma-separated values of ``$TORO_<name>`` (for plugin subcommands too)."""
     value = _env(name)
     return [v.strip() for v in value.split(",") if v.strip()] if value else list(default)
 
 
 def common_options() -> argparse.ArgumentParser:
-    """The options every subcommand has."""
+    """The options every subcommand has, before or after the subcommand's name.
+
+    Defaults are suppressed here so that a value given before the subcommand is not reset by
+    the subcommand's copy of the option; :func:`main` fills them in after parsing.
+    """
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument(
-        "--database-url", default=None,
+        "--database-url",
+        default=argparse.SUPPRESS,
         help="PostgreSQL URL or conninfo (default: $TORO_DATABASE_URL)",
     )
     parser.add_argument(
-        "--log-level", default=_env("LOG_LEVEL", "INFO"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
         help="logging level of the 'toro' logger ($TORO_LOG_LEVEL, default INFO)",
     )
     return parser
@@ -59,30 +67,73 @@ def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.Argu
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     start = sub.add_parser("start", parents=[common], help="run a worker process")
-    start.add_argument("-c", "--concurrency", type=int, default=int(_env("CONCURRENCY", 10)),
-                       help="jobs run at once ($TORO_CONCURRENCY, default 10)")
-    start.add_argument("-q", "--queue", dest="queues", action="append", default=None,
-                       help="queue to serve, repeatable ($TORO_QUEUES, comma-separated; default 'default')")
-    start.add_argument("-r", "--require", dest="modules", action="append", default=None,
-                       help="module that defines workers, repeatable ($TORO_REQUIRE, comma-separated)")
-    start.add_argument("--shutdown-timeout", type=float, default=float(_env("SHUTDOWN_TIMEOUT", 25)),
-                       help="seconds to let running jobs finish on SIGTERM ($TORO_SHUTDOWN_TIMEOUT, 25)")
-    start.add_argument("--heartbeat-interval", type=float, default=float(_env("HEARTBEAT_INTERVAL", 5)),
-                       help="seconds between heartbeats ($TORO_HEARTBEAT_INTERVAL, 5)")
-    start.add_argument("--dead-after", type=float, default=float(_env("DEAD_AFTER", 30)),
-                       help="seconds without heartbeat before a process is dead ($TORO_DEAD_AFTER, 30)")
-    start.add_argument("--poll-interval", type=float, default=float(_env("POLL_INTERVAL", 1)),
-                       help="seconds between polls when no notification arrives ($TORO_POLL_INTERVAL, 1)")
-    start.add_argument("--batch-size", type=int, default=int(_env("BATCH_SIZE", 100)),
-                       help="most jobs claimed per statement ($TORO_BATCH_SIZE, 100)")
-    start.add_argument("--synchronous-commit", action="store_true",
-                       default=_env("SYNCHRONOUS_COMMIT", "off").lower() in ("on", "1", "true"),
-                       help="wait for the WAL flush on every claim and outcome ($TORO_SYNCHRONOUS_COMMIT, off)")
+    start.add_argument(
+        "-c",
+        "--concurrency",
+        type=int,
+        default=int(_env("CONCURRENCY", 10)),
+        help="jobs run at once ($TORO_CONCURRENCY, default 10)",
+    )
+    start.add_argument(
+        "-q",
+        "--queue",
+        dest="queues",
+        action="append",
+        default=None,
+        help="queue to serve, repeatable ($TORO_QUEUES, comma-separated; default 'default')",
+    )
+    start.add_argument(
+        "-r",
+        "--require",
+        dest="modules",
+        action="append",
+        default=None,
+        help="module that defines workers, repeatable ($TORO_REQUIRE, comma-separated)",
+    )
+    start.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=float(_env("SHUTDOWN_TIMEOUT", 25)),
+        help="seconds to let running jobs finish on SIGTERM ($TORO_SHUTDOWN_TIMEOUT, 25)",
+    )
+    start.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=float(_env("HEARTBEAT_INTERVAL", 5)),
+        help="seconds between heartbeats ($TORO_HEARTBEAT_INTERVAL, 5)",
+    )
+    start.add_argument(
+        "--dead-after",
+        type=float,
+        default=float(_env("DEAD_AFTER", 30)),
+        help="seconds without heartbeat before a process is dead ($TORO_DEAD_AFTER, 30)",
+    )
+    start.add_argument(
+        "--poll-interval",
+        type=float,
+        default=float(_env("POLL_INTERVAL", 1)),
+        help="seconds between polls when no notification arrives ($TORO_POLL_INTERVAL, 1)",
+    )
+    start.add_argument(
+        "--batch-size",
+        type=int,
+        default=int(_env("BATCH_SIZE", 100)),
+        help="most jobs claimed per statement ($TORO_BATCH_SIZE, 100)",
+    )
+    start.add_argument(
+        "--synchronous-commit",
+        action="store_true",
+        default=_env("SYNCHRONOUS_COMMIT", "off").lower() in ("on", "1", "true"),
+        help="wait for the WAL flush on every claim and outcome ($TORO_SYNCHRONOUS_COMMIT, off)",
+    )
     start.set_defaults(handler=cmd_start)
 
     mig = sub.add_parser("migrate", parents=[common], help="create or upgrade the schema")
-    mig.add_argument("--sql", action="store_true",
-                     help="print the whole schema as SQL instead of applying it (no database needed)")
+    mig.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the whole schema as SQL instead of applying it (no database needed)",
+    )
     mig.set_defaults(handler=cmd_migrate)
 
     status = sub.add_parser("status", parents=[common], help="live processes and job counts")
@@ -105,8 +156,8 @@ def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.Argu
 def cmd_start(args: argparse.Namespace, app: Toro) -> int:
     from toro_core.runtime import run_worker
 
-    import_modules(args.modules if args.modules is not None else _env_list("REQUIRE"))
-    queues = args.queues or _env_list("QUEUES", ["default"])
+    import_modules(args.modules if args.modules is not None else env_list("REQUIRE"))
+    queues = args.queues or env_list("QUEUES", ["default"])
     settings = WorkerSettings(
         queues=tuple(dict.fromkeys(queues)),
         concurrency=args.concurrency,
@@ -210,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(factory)
         args = parser.parse_args(argv)
+        args.database_url = getattr(args, "database_url", None)
+        args.log_level = getattr(args, "log_level", None) or str(_env("LOG_LEVEL", "INFO")).upper()
         configure_logging(args.log_level)
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:

@@ -69,7 +69,9 @@ def bulk_params(
                 f"{worker_class.__qualname__}.perform_bulk: item {index} is a "
                 f"{type(args).__name__}; each item is a tuple of perform's arguments"
             )
-        encoded.append(encode_args(args, owner=f"{worker_class.__qualname__}.perform_bulk item {index}"))
+        encoded.append(
+            encode_args(args, owner=f"{worker_class.__qualname__}.perform_bulk item {index}")
+        )
         names.append(namer(args) if namer else None)
     return {
         "queue": worker_class.queue,

@@ -40,7 +40,9 @@ QUEUES = ("mail", "media", "payments", "reports")
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    demo = sub.add_parser("demo", parents=[common], help="run a demo (embedded PostgreSQL if none is configured)")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="run a demo (embedded PostgreSQL if none is configured)"
+    )
     demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--port", type=int, default=8000, help="monitor port (default 8000)")
     demo.add_argument("--rate", type=float, default=8.0, help="demo jobs enqueued per second")
@@ -62,7 +64,10 @@ def cmd_demo(args: argparse.Namespace, app: Toro) -> int:
     try:
         url = app.database_url
         applied = migrate.apply(url, app.migrations())
-        print(f"toro demo: database {settings.describe_conninfo(url)} ({len(applied)} migrations applied)")
+        print(
+            f"toro demo: database {settings.describe_conninfo(url)} "
+            f"({len(applied)} migrations applied)"
+        )
         app.register(DemoPlugin(), name="demo")
         active = {name for name, _ in app.pm.list_name_plugin()}
         enable_plugin_options(active)
@@ -93,7 +98,10 @@ async def _run(app: Toro, args: argparse.Namespace, active: set[str]) -> int:
     async with anyio.create_task_group() as tg:
         tg.start_soon(run_worker)
         await worker.ready.wait()
-        print(f"toro demo: worker {worker.settings.identity} running queues {', '.join(QUEUES)} at concurrency 10")
+        print(
+            f"toro demo: worker {worker.settings.identity} running queues "
+            f"{', '.join(QUEUES)} at concurrency 10"
+        )
         print(f"toro demo: plugins active: {', '.join(sorted(active - {'core'}))}")
         if "monitor" in active:
             tg.start_soon(_monitor, app, args.port, finished)
@@ -149,11 +157,11 @@ async def _progress(app: Toro) -> None:
 async def _monitor(app: Toro, port: int, finished: anyio.Event) -> None:
     try:
         import uvicorn
-
         from toro_monitor.app import create_app  # type: ignore[import-not-found]
     except ImportError as exc:
         print(f"toro demo: monitor not started ({exc})", file=sys.stderr)
         return
+
     class Server(uvicorn.Server):
         """uvicorn without its own signal handling: the worker owns Ctrl-C."""
 

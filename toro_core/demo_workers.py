@@ -37,8 +37,13 @@ class ResizeImage(Worker):
         import time
 
         time.sleep(random.uniform(0.2, 1.5))
-        return {"job_properties": {"image_id": image_id, "sizes": [64, 256, 1024],
-                                   "source": {"width": 4000, "height": 3000}}}
+        return {
+            "job_properties": {
+                "image_id": image_id,
+                "sizes": [64, 256, 1024],
+                "source": {"width": 4000, "height": 3000},
+            }
+        }
 
 
 class ChargeCard(Worker):

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 _SCALARS = (str, int, bool, type(None))
+_FLAT = frozenset((str, int, bool, type(None), float))
 
 
 def _find_problem(value: Any, path: str) -> str | None:
@@ -31,7 +32,9 @@ def _find_problem(value: Any, path: str) -> str | None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                return f"{path} has a key {key!r} of type {type(key).__name__}; JSON keys are strings"
+                return (
+                    f"{path} has a key {key!r} of type {type(key).__name__}; JSON keys are strings"
+                )
             problem = _find_problem(item, f"{path}[{key!r}]")
             if problem:
                 return problem
@@ -50,14 +53,18 @@ def encode_args(args: Sequence[Any], *, owner: str) -> str:
     ``owner`` names the call in the message, such as ``"MyWorker.perform_async"``.
     """
     try:
-        return dumps(list(args))
+        text = dumps(list(args))
     except (TypeError, ValueError):
-        pass
+        text = None
+    if text is not None and all(type(arg) in _FLAT for arg in args):
+        return text  # the common case: flat arguments json.dumps already vetted
     for index, arg in enumerate(args):
         problem = _find_problem(arg, f"argument {index}")
         if problem:
             raise TypeError(f"{owner}: {problem}; nothing was enqueued") from None
-    raise TypeError(f"{owner}: arguments are not JSON; nothing was enqueued")
+    if text is None:
+        raise TypeError(f"{owner}: arguments are not JSON; nothing was enqueued")
+    return text
 
 
 def encode_properties(properties: dict[str, Any], *, owner: str) -> str:

@@ -65,9 +65,9 @@ def statuses() -> Iterable[Status] | None:
 def worker_options() -> dict[str, str] | None:
     """Return the worker class attributes a plugin understands: ``{name: description}``.
 
-    Called once per app, the first time a worker class is checked. A ``Worker`` subclass may set only options some plugin declares (the kernel declares
-    ``queue`` and ``timeout``); any other public data attribute is reported as a misspelt
-    option when the worker is first used. Synchronous.
+    Called once per app, the first time a worker class is checked. A ``Worker`` subclass may
+    set only options some plugin declares (the kernel declares ``queue`` and ``timeout``); any
+    other public data attribute is reported as a misspelt option. Synchronous.
     """
 
 

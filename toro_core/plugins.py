@@ -74,8 +74,12 @@ def build_plugin_manager(
 
 
 def plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
-    """The name a plugin is registered under (its entry point name for installed ones)."""
-    return pm.get_name(plugin) or repr(plugin)
+    """A readable name: the entry point name, the name given at registration, or the plugin's
+    module or class name (pluggy's default name is a number)."""
+    name = pm.get_name(plugin)
+    if name and not name.isdigit():
+        return name
+    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
 
 
 def describe(pm: pluggy.PluginManager) -> list[tuple[str, str, list[str]]]:

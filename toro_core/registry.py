@@ -29,6 +29,11 @@ def register(cls: type[Worker]) -> None:
     _WORKERS[class_name_of(cls)] = cls
 
 
+def loaded() -> list[type[Worker]]:
+    """Every worker class defined in this process so far, by class name."""
+    return [_WORKERS[name] for name in sorted(_WORKERS)]
+
+
 def resolve(class_name: str) -> type[Worker]:
     """The worker class a job names; imports its module when it is not loaded yet.
 

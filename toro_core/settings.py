@@ -59,7 +59,9 @@ class WorkerSettings:
     #: Wait for the WAL flush on every claim and outcome (slower; see the README on durability).
     synchronous_commit: bool = False
     #: ``host:pid`` written to ``started_by``.
-    identity: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    identity: str = dataclasses.field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"
+    )
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

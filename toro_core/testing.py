@@ -70,7 +70,9 @@ def scalar(conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | Non
         return None if row is None else row[0]
 
 
-def rows(conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+def rows(
+    conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
@@ -131,7 +133,7 @@ class WorkerFactory:
         environment.pop("TORO_DISABLE_PLUGINS", None)
         environment.update(env or {})
         log_path = self.tmp_path / f"worker-{len(self.handles)}.log"
-        log_file = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+        log_file = open(log_path, "wb")
         popen = subprocess.Popen(
             [sys.executable, "-m", "toro_core", "start", *args],
             env=environment,
@@ -315,7 +317,9 @@ def toro_app(make_app: Callable[..., Toro]) -> Iterator[Toro]:
 
 
 @pytest.fixture
-def start_worker(toro_db: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WorkerFactory]:
+def start_worker(
+    toro_db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[WorkerFactory]:
     """Start ``toro-core start`` processes on this test's database (reaped at teardown).
 
     The test's folder is on their ``PYTHONPATH`` so ``-r`` can name modules beside the test.

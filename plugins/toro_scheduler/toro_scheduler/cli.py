@@ -45,9 +45,9 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def run(args: argparse.Namespace, app: Toro) -> int:
-    from toro_core.cli import _env_list, import_modules
+    from toro_core.cli import env_list, import_modules
 
-    import_modules(args.modules if args.modules is not None else _env_list("REQUIRE"))
+    import_modules(args.modules if args.modules is not None else env_list("REQUIRE"))
     local, errors = find_schedules(app)
     stored, upcoming, problem = _read_database(app, args.jobs)
     if problem and not local:

@@ -128,7 +128,7 @@ def _args(cls: type[Worker]) -> tuple[Any, ...]:
 
 def loaded_workers() -> list[type[Worker]]:
     """The worker classes defined in this process so far, in name order."""
-    return [registry._WORKERS[name] for name in sorted(registry._WORKERS)]
+    return registry.loaded()
 
 
 def find_schedules(
