@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 
+import toro_monitor.plugin as monitor_plugin
 from litestar import Litestar, get
 from litestar.testing import TestClient
 from monitor_support import add_job, csrf_token, failed_properties
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient as StarletteClient
-
-import toro_monitor.plugin as monitor_plugin
-from toro_core.cli import build_parser
-from toro_core.testing import scalar
 from toro_monitor import MonitorOptions, MonitorPlugin, asgi_app
 from toro_monitor.cli import unprotected_warning
+
+from toro_core.cli import build_parser
+from toro_core.testing import scalar
 
 HX = {"HX-Request": "true"}
 
@@ -59,7 +59,9 @@ def test_plain_asgi_app_mounts_in_starlette(make_app, toro_db):
         page = client.get("/monitor/jobs")
         assert page.status_code == 200
         assert f'href="/monitor/jobs/{job}"' in page.text
-        assert client.get("/monitor/queues", headers=HX).text.lstrip().startswith('<div id="queues"')
+        assert (
+            client.get("/monitor/queues", headers=HX).text.lstrip().startswith('<div id="queues"')
+        )
         detail = client.get(f"/monitor/jobs/{job}").text
         token = csrf_token(detail)
         assert client.post(f"/monitor/jobs/{job}/retry", headers=HX).status_code == 403
@@ -87,3 +89,54 @@ def test_loud_warning_without_auth_on_a_public_address(make_app):
     assert unprotected_warning("::1", 8000, open_options, toro) is None
     assert unprotected_warning("localhost", 8000, open_options, toro) is None
     assert unprotected_warning("0.0.0.0", 8000, MonitorOptions(basic_auth=("a", "b")), toro) is None
+
+
+def test_toro_core_monitor_serves(toro_db, tmp_path):
+    """``toro-core monitor`` as a user starts it: uvicorn serves the pages; on a public address
+    without auth it prints the warning first."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from toro_core.testing import wait_for
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TORO_DATABASE_URL": toro_db, "TORO_PLUGINS": "monitor"}
+    env.pop("TORO_MONITOR_USER", None)
+    log = tmp_path / "monitor.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "toro_core",
+                "monitor",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return process.poll() is not None
+
+        wait_for(answers, timeout=30)
+        assert process.poll() is None, log.read_text()
+        assert "WITHOUT AUTHENTICATION" in log.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)

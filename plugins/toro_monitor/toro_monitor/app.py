@@ -23,11 +23,9 @@ from toro_core.app import Toro
 from toro_core.views import MonitorView
 from toro_monitor import assets, auth, formatting, routes
 from toro_monitor.options import MonitorOptions
+from toro_monitor.routes import CSRF_COOKIE, CSRF_HEADER
 from toro_monitor.store import MonitorStore
 from toro_monitor.views import check_pages
-
-CSRF_COOKIE = "toro_monitor_csrf"
-CSRF_HEADER = "x-toro-csrf"
 
 
 @dataclasses.dataclass

@@ -34,6 +34,9 @@ except ImportError:  # pragma: no cover
     StaticName = str  # type: ignore[misc]
 
 T = "toro_monitor/"
+#: Name of the cross-site token's cookie, and of the header the pages send the token in.
+CSRF_COOKIE = "toro_monitor_csrf"
+CSRF_HEADER = "x-toro-csrf"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +72,7 @@ def handlers(monitor: Monitor) -> list[Any]:
             "pages": monitor.pages,
             "scripts": monitor.scripts,
             "htmx_file": assets.HTMX_FILE,
-            "csrf_header": "x-toro-csrf",
+            "csrf_header": CSRF_HEADER,
             "poll": f"every {options.poll_interval}ms [document.visibilityState === 'visible']",
             **values,
         }

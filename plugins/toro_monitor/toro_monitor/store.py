@@ -23,6 +23,9 @@ from toro_monitor import jobquery
 from toro_monitor.jobquery import JobQuery
 from toro_monitor.options import MonitorOptions
 
+#: Up to this many matching jobs, the jobs list collects them before sorting (see list_jobs_few).
+FEW_MATCHES = 2000
+
 
 def q(name: str) -> str:
     return load_queries("toro_monitor.sql")[name]
@@ -126,17 +129,22 @@ class MonitorStore:
                 window = size
         floor = max_id - window if window is not None else None
         where, params = jobquery.filter_sql(query, floor)
+        total = await self._count(where, params)
         keyset, keyset_params = jobquery.keyset_sql(query)
         page_size = self.options.page_size
-        listing = sql.SQL(q("list_jobs")).format(
+        # Few matches: collect them, then sort. Many: let the planner walk an index in order
+        # (dense matches are met early). The bound keeps the sort of the collected rows cheap.
+        few = total.exact and total.value <= FEW_MATCHES and bool(query.filters())
+        listing = sql.SQL(q("list_jobs_few" if few else "list_jobs")).format(
             where=sql.SQL("{} AND {}").format(where, keyset), order=jobquery.order_sql(query)
         )
-        rows = await self._all(listing, {**params, **keyset_params, "limit": page_size + 1})
+        rows = []
+        if total.value:
+            rows = await self._all(listing, {**params, **keyset_params, "limit": page_size + 1})
         next_after = None
         if len(rows) > page_size:
             rows = rows[:page_size]
             next_after = jobquery.cursor_for(query, rows[-1])
-        total = await self._count(where, params)
         return JobPage(rows=rows, total=total, next_after=next_after, window=window)
 
     async def _count(self, where: sql.Composable, params: dict[str, Any]) -> Count:

@@ -21,6 +21,21 @@ SELECT id, queue, class_name, name, status, created_at, scheduled_at, started_at
  ORDER BY {order}
  LIMIT %(limit)s;
 
+-- name: list_jobs_few
+-- list_jobs for filters that match few jobs (the caller counted them first): the matching rows
+-- are collected before they are sorted (OFFSET 0 keeps the planner from merging the two), so it
+-- cannot bet on meeting them early while walking an index in sort order, a bet that costs a
+-- walk of the whole table when they are rare or absent.
+SELECT *
+  FROM (SELECT id, queue, class_name, name, status, created_at, scheduled_at, started_at,
+               finished_at, started_by, attempt, finished_at - started_at AS duration,
+               left(args::text, 160) AS args_preview
+          FROM toro_jobs
+         WHERE {where}
+        OFFSET 0) AS matched
+ ORDER BY {order}
+ LIMIT %(limit)s;
+
 -- name: count_jobs_bounded
 -- How many jobs match {where}, counting no further than %(cap)s.
 SELECT count(*) AS jobs FROM (SELECT 1 FROM toro_jobs WHERE {where} LIMIT %(cap)s) AS capped;
@@ -31,7 +46,7 @@ EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE {where};
 
 -- name: status_sizes
 -- For each status: how many jobs have it, counted no further than %(cap)s (index-only on
--- toro_jobs_status_id), so the caller knows which statuses are small enough to count exactly.
+-- toro_monitor_jobs_status), so the caller knows which statuses it may count exactly.
 SELECT s.status,
        (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j WHERE j.status = s.status
                                LIMIT %(cap)s) AS capped) AS jobs
