@@ -119,7 +119,11 @@ DELETE FROM toro_processes WHERE id = %(id)s;
 -- Removes processes whose heartbeat is older than %(dead_after)s seconds and puts every
 -- running job that no live process holds back to queued, keeping its attempt count and
 -- recording when and from which process it was recovered. Safe to run from many processes:
--- row locks let one of them requeue each job.
+-- row locks let one of them requeue each job. A job whose holder is simply missing (removed
+-- by an earlier run while it was claiming, or gone after a clean exit that could not write
+-- everything) must have started before this statement: a job claimed meanwhile by a process
+-- registered after this statement's snapshot would otherwise look orphaned when a concurrent
+-- recovery makes PostgreSQL re-check the row.
 WITH dead AS (
     DELETE FROM toro_processes
      WHERE heartbeat_at < now() - make_interval(secs => %(dead_after)s)
@@ -133,7 +137,8 @@ WITH dead AS (
                'recovered:count', COALESCE((j.properties ->> 'recovered:count')::int, 0) + 1)
      WHERE j.status = 'running'
        AND (j.locked_by IN (SELECT id FROM dead)
-            OR NOT EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = j.locked_by))
+            OR (j.started_at < now() - interval '1 second'
+                AND NOT EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = j.locked_by)))
     RETURNING j.id, j.queue
 ), woken AS (
     SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM requeued) AS q
@@ -141,6 +146,25 @@ WITH dead AS (
 SELECT (SELECT count(*) FROM dead) AS dead_processes,
        (SELECT count(*) FROM requeued) AS recovered_jobs,
        (SELECT count(*) FROM woken) AS woken_queues;
+
+-- name: release_unknown_jobs
+-- Puts back to queued the jobs the database says process %(owner)s holds but the process does
+-- not know of (%(known)s are the ids it is running or has outcomes for): a claim that
+-- committed while its answer was lost to a broken connection, or an outcome lost by a
+-- database crash with synchronous_commit off. Run by the process itself, between claims.
+WITH released AS (
+    UPDATE toro_jobs AS j
+       SET status = 'queued', locked_by = NULL,
+           properties = j.properties || jsonb_build_object(
+               'recovered:at', now(),
+               'recovered:from', j.started_by,
+               'recovered:count', COALESCE((j.properties ->> 'recovered:count')::int, 0) + 1)
+     WHERE j.locked_by = %(owner)s AND j.status = 'running' AND j.id <> ALL(%(known)s::bigint[])
+    RETURNING j.id, j.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM released) AS q
+)
+SELECT id FROM released, (SELECT count(*) FROM woken) AS w;
 
 -- name: list_processes
 -- The live process table, with each process's running jobs.
