@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -26,17 +28,32 @@ class ProcessRegistry:
     """Keeps this process registered and alive, and recovers the jobs of dead ones.
 
     ``process_id`` changes when this process finds it was declared dead (it missed heartbeats,
-    for example while frozen or cut off): it registers again under a new id, and whatever it
-    still held under the old id is fenced out.
+    for example while frozen or cut off): it registers again under a new id, whatever it still
+    held under the old id is fenced out, and ``on_declared_dead(old_id)`` is called so the
+    process can stop working on those jobs.
+
+    Recovery declares other processes dead only after this one has itself been in steady
+    contact with the database for ``dead_after`` seconds (no gap between its own heartbeats
+    longer than half of that). After a database restart, a network cut of every worker or a
+    pause of the whole host, every heartbeat is old at once; the waiting gives the others
+    time to heartbeat again instead of having all of them declared dead by the first one back.
     """
 
-    def __init__(self, pool: AsyncConnectionPool[Any], settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        settings: WorkerSettings,
+        on_declared_dead: Callable[[str], None] | None = None,
+    ) -> None:
         self.pool = pool
         self.settings = settings
+        self.on_declared_dead = on_declared_dead
         self.process_id = str(uuid.uuid4())
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.recovered = 0
+        self._last_contact: float | None = None
+        self._steady_since: float | None = None
 
     async def register(self) -> None:
         self.process_id = str(uuid.uuid4())
@@ -52,6 +69,7 @@ class ProcessRegistry:
                     "meta": Jsonb({"identity": self.settings.identity}),
                 },
             )
+        self._contact()
         log.info(
             "process %s registered as %s (queues %s, concurrency %d)",
             self.settings.identity, self.process_id, ",".join(self.settings.queues),
@@ -63,6 +81,7 @@ class ProcessRegistry:
         async with self.pool.connection() as conn:
             cur = await conn.execute(query("heartbeat"), {"id": self.process_id})
             alive = await cur.fetchone() is not None
+        self._contact()
         if not alive:
             old = self.process_id
             log.warning(
@@ -71,12 +90,33 @@ class ProcessRegistry:
                 old,
             )
             await self.register()
+            if self.on_declared_dead is not None:
+                self.on_declared_dead(old)
         return alive
+
+    def _contact(self) -> None:
+        """Note a successful round trip; a long gap since the last one restarts the count."""
+        now = time.monotonic()
+        if self._last_contact is None or now - self._last_contact > self.settings.dead_after / 2:
+            self._steady_since = now
+        self._last_contact = now
+
+    @property
+    def may_recover(self) -> bool:
+        """Whether this process has been in steady contact long enough to judge others."""
+        return (
+            self._steady_since is not None
+            and time.monotonic() - self._steady_since >= self.settings.dead_after
+        )
 
     async def recover(self) -> int:
         """Requeue the running jobs of dead processes; return how many."""
+        if not self.may_recover:
+            return 0
         async with self.pool.connection() as conn:
-            cur = await conn.execute(query("recover_jobs"), {"dead_after": self.settings.dead_after})
+            cur = await conn.execute(
+                query("recover_jobs"), {"dead_after": self.settings.dead_after}
+            )
             row = await cur.fetchone()
         dead, jobs = (row[0], row[1]) if row else (0, 0)
         if dead or jobs:
@@ -95,7 +135,10 @@ class ProcessRegistry:
                 await anyio.sleep(self.settings.heartbeat_interval)
             except TRANSIENT as exc:
                 delay = backoff.next_delay()
-                log.warning("heartbeat failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                if backoff.failures == 1 or backoff.failures % 10 == 0:
+                    log.warning(
+                        "heartbeat failed (%s); retrying in %.1fs", type(exc).__name__, delay
+                    )
                 await anyio.sleep(delay)
 
     async def deregister(self) -> None:
