@@ -26,7 +26,9 @@ log = logging.getLogger("toro.job")
 def error_properties(error: BaseException) -> dict[str, Any]:
     """The seed's ``error:*`` properties for an exception."""
     cls = type(error)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
     return {
         "error:class": name,
         "error:message": str(error),
@@ -91,7 +93,10 @@ class Executor:
         if execution.outcome is None:
             execution.outcome = Outcome.failed() if escaped is not None else Outcome.complete()
         elif execution.outcome.status not in app.statuses:
-            log.error("job %s: middleware chose unknown status %r; failing it", job.id, execution.outcome.status)
+            log.error(
+                "job %s: middleware chose unknown status %r; failing it",
+                job.id, execution.outcome.status,
+            )
             execution.properties["error:outcome"] = f"unknown status {execution.outcome.status!r}"
             execution.outcome = Outcome.failed()
         await app.lifecycle("job_finished", execution)
@@ -101,7 +106,10 @@ class Executor:
                 execution.duration, type(escaped).__name__, escaped,
             )
         elif log.isEnabledFor(logging.INFO):
-            log.info("job %s %s %s in %.3fs", job.id, job.class_name, execution.outcome.status, execution.duration)
+            log.info(
+                "job %s %s %s in %.3fs",
+                job.id, job.class_name, execution.outcome.status, execution.duration,
+            )
         return execution
 
     async def _perform(self, execution: Execution, worker: Worker, job: Job) -> None:

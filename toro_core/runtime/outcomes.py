@@ -58,7 +58,9 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
             else:
                 rejected[str(key)] = problem or f"property key {key!r} is not a string"
         clean["properties:rejected"] = rejected
-        log.error("job %s: properties not stored: %s", execution.job.id, "; ".join(rejected.values()))
+        log.error(
+            "job %s: properties not stored: %s", execution.job.id, "; ".join(rejected.values())
+        )
         patch = dumps(clean)
     return PendingOutcome(
         id=execution.job.id,
@@ -92,6 +94,10 @@ class OutcomeWriter:
     @property
     def pending(self) -> int:
         return len(self._buffer)
+
+    def pending_ids(self, owner: str) -> list[int]:
+        """Ids of the jobs claimed under ``owner`` whose outcomes are not written yet."""
+        return [o.id for o in self._buffer if o.owner == owner]
 
     @property
     def over_limit(self) -> bool:
@@ -184,9 +190,12 @@ class OutcomeWriter:
         if len(accepted) != len(items):
             refused = [o.id for o in items if o.id not in accepted]
             self.refused += len(refused)
+            shown = ", ".join(map(str, refused[:20])) + (
+                f" and {len(refused) - 20} more" if len(refused) > 20 else ""
+            )
             log.warning(
-                "outcomes of jobs %s refused: this process no longer holds them "
-                "(they were recovered after a missed heartbeat)", refused,
+                "outcomes of %d jobs refused (%s): this process no longer holds them "
+                "(they were recovered after a missed heartbeat)", len(refused), shown,
             )
         taken = {id(o) for o in items}
         self._buffer = [o for o in self._buffer if id(o) not in taken]
