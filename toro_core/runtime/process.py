@@ -11,13 +11,24 @@ Tasks inside the process:
 
 SIGTERM or SIGINT stops claiming, lets running jobs finish for ``shutdown_timeout`` seconds,
 cancels the rest and puts them back to queued; a second signal skips the wait.
+
+Every claimed attempt carries the registry id it was claimed under (with the attempt number,
+its fencing token). When the heartbeat finds the process was declared dead, the attempts held
+under the old id are stopped (others run those jobs now) and any outcome still to be written
+for them is refused by the database. Every ``dead_after`` seconds, and after a claim whose
+answer was lost, the claim loop also hands back jobs the database says this process holds
+but it does not know of.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -29,7 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from toro_core.errors import DatabaseUnavailable, SchemaMissing
 from toro_core.job import Job
-from toro_core.runtime.backoff import TRANSIENT, Backoff
+from toro_core.runtime.backoff import TRANSIENT, Backoff, until_done
 from toro_core.runtime.context import ServiceContext
 from toro_core.runtime.executor import Executor
 from toro_core.runtime.outcomes import OutcomeWriter, to_pending
@@ -42,6 +53,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("toro.worker")
 CHANNEL = "toro_jobs"
+#: anyio's name for the threads sync ``perform`` runs in.
+JOB_THREAD_NAME = "AnyIO worker thread"
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Claim:
+    """One claimed attempt: the job and the registry id it was claimed under."""
+
+    job: Job
+    owner: str
+    #: The attempt's own cancel scope while it runs.
+    scope: anyio.CancelScope | None = None
+    #: Stopped because the process was declared dead and others run the job now.
+    abandoned: bool = False
 
 
 class WorkerProcess:
@@ -53,13 +78,14 @@ class WorkerProcess:
         self.executor = Executor(app, settings.concurrency)
         self.stopping = anyio.Event()
         self.force = anyio.Event()
-        self.running: dict[int, str] = {}  # job id -> holder id it was claimed under
+        self.running: set[Claim] = set()
         self.claimed = 0
         self._wake = anyio.Event()
         self._idle = anyio.Event()
         self._queue_set = frozenset(settings.queues)
-        self._cancelled: list[tuple[int, str]] = []
-        self._inbox: asyncio.Queue[tuple[Job, str]] = asyncio.Queue()
+        self._cancelled: list[Claim] = []
+        self._inbox: asyncio.Queue[Claim] = asyncio.Queue()
+        self._unsure = False  # a claim failed: it may have committed without us knowing
         self.pool: AsyncConnectionPool[Any] | None = None
         self.registry: ProcessRegistry | None = None
         self.writer: OutcomeWriter | None = None
@@ -83,15 +109,14 @@ class WorkerProcess:
         await pool.open(wait=True, timeout=30)
         self.pool = pool
         try:
-            self.registry = ProcessRegistry(pool, self.settings)
+            self.registry = ProcessRegistry(pool, self.settings, on_declared_dead=self._abandon)
             self.writer = OutcomeWriter(
                 pool,
                 flush_size=self.settings.flush_size,
                 flush_interval=self.settings.flush_interval,
                 limit=self.settings.max_pending_outcomes,
             )
-            await self.registry.register()
-            await self.registry.recover()
+            await until_done(self.registry.register, what="registering the process", log=log)
             await self._run_tasks(pool)
         finally:
             await pool.close()
@@ -159,7 +184,15 @@ class WorkerProcess:
         last_full_scan = 0.0
         backoff = Backoff()
         half = max(1, min(settings.concurrency, settings.batch_size) // 2)
+        next_check = time.monotonic() + settings.dead_after
         while not self.stopping.is_set():
+            if self._unsure or time.monotonic() >= next_check:
+                try:
+                    await self._release_unknown()
+                except TRANSIENT:
+                    await self._sleep_until_woken(backoff.next_delay())
+                    continue
+                next_check = time.monotonic() + settings.dead_after
             free = settings.concurrency - len(self.running)
             if free <= 0 or self.writer.over_limit:
                 await self._sleep_until_woken(settings.poll_interval)
@@ -177,17 +210,21 @@ class WorkerProcess:
                 claimed = await self._claim(limit, after)
                 backoff.reset()
             except TRANSIENT as exc:
+                self._unsure = True
                 delay = backoff.next_delay()
                 if backoff.failures == 1 or backoff.failures % 10 == 0:
-                    log.warning("claiming failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                    log.warning(
+                        "claiming failed (%s); retrying in %.1fs", type(exc).__name__, delay
+                    )
                 await self._sleep_until_woken(delay)
                 continue
             if after == 0:
                 last_full_scan = now
             owner = self.registry.process_id
             for job in claimed:
-                self.running[job.id] = owner
-                self._inbox.put_nowait((job, owner))
+                claim = Claim(job, owner)
+                self.running.add(claim)
+                self._inbox.put_nowait(claim)
             self.claimed += len(claimed)
             if claimed:
                 after = max(after, claimed[-1].id)
@@ -218,6 +255,24 @@ class WorkerProcess:
         jobs.sort(key=lambda job: job.id)
         return jobs
 
+    async def _release_unknown(self) -> None:
+        """Requeue jobs held under this process's id that it is not running (see module doc)."""
+        assert self.pool and self.registry and self.writer
+        owner = self.registry.process_id
+        known = [c.job.id for c in self.running if c.owner == owner]
+        known.extend(self.writer.pending_ids(owner))
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                query("release_unknown_jobs"), {"owner": owner, "known": known}
+            )
+            released = [row[0] for row in await cur.fetchall()]
+        self._unsure = False
+        if released:
+            log.warning(
+                "jobs %s were held under this process's id but not running here (a claim whose "
+                "answer was lost); they are queued again", _some(released),
+            )
+
     async def _gather_free_slots(self, wanted: int, patience: float = 0.002) -> None:
         """Wait up to ``patience`` seconds for ``wanted`` free slots (or any stop)."""
         with anyio.move_on_after(patience):
@@ -239,25 +294,42 @@ class WorkerProcess:
     async def _slot(self) -> None:
         """One of ``concurrency`` runners: takes claimed jobs one after another."""
         while True:
-            job, owner = await self._inbox.get()
-            await self._run_job(job, owner)
+            await self._run_job(await self._inbox.get())
 
-    async def _run_job(self, job: Job, owner: str) -> None:
+    async def _run_job(self, claim: Claim) -> None:
         assert self.writer
+        job = claim.job
+        execution = None
         try:
-            execution = await self.executor.run(job)
+            if not claim.abandoned:
+                with anyio.CancelScope() as claim.scope:
+                    execution = await self.executor.run(job)
         except anyio.get_cancelled_exc_class():
-            self._cancelled.append((job.id, owner))
+            self._cancelled.append(claim)
             raise
         except BaseException:  # never lose a job to a bug in a plugin hook
             log.exception("job %s: the runtime failed around it; it stays for recovery", job.id)
             raise
         finally:
-            del self.running[job.id]
+            self.running.discard(claim)
             self._wake.set()
             if not self.running:
                 self._idle.set()
-        self.writer.add(to_pending(execution, owner))
+        if execution is not None:
+            self.writer.add(to_pending(execution, claim.owner))
+
+    def _abandon(self, old_owner: str) -> None:
+        """Stop the attempts claimed under ``old_owner``: other processes run those jobs now."""
+        stale = [c for c in self.running if c.owner == old_owner]
+        for claim in stale:
+            claim.abandoned = True
+            if claim.scope is not None:
+                claim.scope.cancel()
+        if stale:
+            log.warning(
+                "stopping %d attempts claimed under %s (jobs %s): other processes run them now",
+                len(stale), old_owner, _some(sorted(c.job.id for c in stale)),
+            )
 
     async def _drain(self, jobs: anyio.abc.TaskGroup) -> None:
         """Wait for running jobs up to ``shutdown_timeout`` (or a second signal), then cancel."""
@@ -268,50 +340,56 @@ class WorkerProcess:
             )
             self._idle = anyio.Event()
             with anyio.move_on_after(self.settings.shutdown_timeout):
-                async with anyio.create_task_group() as waiters:
-
-                    async def first(event: anyio.Event) -> None:
-                        await event.wait()
-                        waiters.cancel_scope.cancel()
-
-                    waiters.start_soon(first, self._idle)
-                    waiters.start_soon(first, self.force)
+                await _first_of(self._idle.wait, self.force.wait)
         if self.running:
-            log.warning("cancelling %d jobs that did not finish; they go back to queued", len(self.running))
+            log.warning(
+                "cancelling %d jobs that did not finish; they go back to queued",
+                len(self.running),
+            )
         jobs.cancel_scope.cancel()
 
     async def _finish(self) -> None:
-        """Write outcomes, requeue cancelled jobs and leave the registry."""
+        """Write outcomes, requeue cancelled jobs and leave the registry.
+
+        A second signal cuts the wait for outcomes short (those jobs are recovered and run
+        again); requeueing and leaving the registry are still tried, for a few seconds each.
+        """
         assert self.writer and self.registry and self.pool
         with anyio.move_on_after(max(5.0, self.settings.shutdown_timeout)) as scope:
-            await self.writer.wait_drained()
-        if scope.cancelled_caught:
+            await _first_of(self.writer.wait_drained, self.force.wait)
+        if self.writer.pending:
             log.error(
-                "%d outcomes could not be written; those jobs will be recovered and run again",
-                self.writer.pending,
+                "%d outcomes could not be written%s; those jobs will be recovered and run again",
+                self.writer.pending, " in time" if scope.cancelled_caught else "",
             )
         by_owner: dict[str, list[int]] = {}
-        for job_id, owner in self._cancelled:
-            by_owner.setdefault(owner, []).append(job_id)
-        with anyio.move_on_after(10):
-            backoff = Backoff()
-            for owner, ids in by_owner.items():
-                while True:
-                    try:
-                        async with self.pool.connection() as conn:
-                            cur = await conn.execute(
-                                query("requeue_jobs"),
-                                {"ids": ids, "owner": owner, "started_by": self.settings.identity},
-                            )
-                            requeued = len(await cur.fetchall())
-                        log.info("requeued %d of %d cancelled jobs", requeued, len(ids))
-                        break
-                    except TRANSIENT:
-                        await anyio.sleep(backoff.next_delay())
+        # Cancelled attempts, and claims no slot had started yet.
+        for claim in [*self._cancelled, *self.running]:
+            if not claim.abandoned:
+                by_owner.setdefault(claim.owner, []).append(claim.job.id)
+        for owner, ids in by_owner.items():
+            with anyio.move_on_after(10):
+                requeued = await until_done(
+                    lambda owner=owner, ids=ids: self._requeue(owner, ids),
+                    what="requeueing cancelled jobs", log=log,
+                )
+                log.info("requeued %d of %d cancelled jobs", requeued, len(ids))
+        with anyio.move_on_after(5) as scope:
             try:
                 await self.registry.deregister()
             except TRANSIENT as exc:
                 log.warning("could not leave the process registry (%s)", type(exc).__name__)
+        if scope.cancelled_caught:
+            log.warning("could not leave the process registry in time")
+
+    async def _requeue(self, owner: str, ids: list[int]) -> int:
+        assert self.pool
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                query("requeue_jobs"),
+                {"ids": ids, "owner": owner, "started_by": self.settings.identity},
+            )
+            return len(await cur.fetchall())
 
     # ------------------------------------------------------------------ background tasks
 
@@ -321,7 +399,9 @@ class WorkerProcess:
         backoff = Backoff()
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5)
+                conn = await psycopg.AsyncConnection.connect(
+                    url, autocommit=True, connect_timeout=5
+                )
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     backoff.reset()
@@ -377,12 +457,55 @@ async def _relaxed_commit(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET synchronous_commit = off")
 
 
+async def _first_of(*waits: Callable[[], Awaitable[Any]]) -> None:
+    """Return as soon as any of the awaitables returns."""
+    async with anyio.create_task_group() as group:
+
+        async def one(wait: Callable[[], Awaitable[Any]]) -> None:
+            await wait()
+            group.cancel_scope.cancel()
+
+        for wait in waits:
+            group.start_soon(one, wait)
+
+
+def _some(ids: list[int], shown: int = 20) -> str:
+    """A list of job ids for a log line, cut after ``shown``."""
+    text = ", ".join(str(i) for i in ids[:shown])
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
 def run_worker(app: Toro, settings: WorkerSettings) -> int:
     """Run a worker process until it is stopped; returns the exit code."""
     from toro_core.app import set_default_app
 
     previous = set_default_app(app)
     try:
-        return anyio.run(WorkerProcess(app, settings).run, backend="asyncio")
+        code = anyio.run(WorkerProcess(app, settings).run, backend="asyncio")
     finally:
         set_default_app(previous)
+    _exit_past_abandoned_threads(code)
+    return code
+
+
+def _exit_past_abandoned_threads(code: int) -> None:
+    """End the process now if sync jobs that were cancelled or timed out still run.
+
+    Python cannot stop a thread, and at exit it would wait for each of them to return. Their
+    attempts are over (outcomes written, cancelled jobs requeued), so nothing is lost by not
+    waiting.
+    """
+
+    def job_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == JOB_THREAD_NAME and t.is_alive()]
+
+    deadline = time.monotonic() + 0.5  # idle ones are on their way out
+    for thread in job_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = job_threads()
+    if stuck:
+        log.warning("%d abandoned job threads are still running; exiting without them", len(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
