@@ -71,3 +71,10 @@ class SlowWithTimeout(Worker):
 
     async def perform(self) -> None:
         await anyio.sleep(5)
+
+
+class ReturnsProperties(Worker):
+    """Returns ``count`` as a job property (toro-properties stores it)."""
+
+    def perform(self, count: object) -> dict[str, object]:
+        return {"job_properties": {"count": count}}

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import psycopg
 
 from toro_core.encoding import check_json, dumps
 from toro_core.runtime.backoff import TRANSIENT, Backoff
@@ -39,6 +40,11 @@ class PendingOutcome:
     duration: float
     scheduled_at: datetime | None
     patch: str
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def to_pending(execution: Execution, owner: str) -> PendingOutcome:
@@ -131,25 +137,14 @@ class OutcomeWriter:
                 if backoff.failures == 1 or backoff.failures % 10 == 0:
                     log.warning(
                         "writing %d outcomes failed (%s); retrying in %.1fs",
-                        len(self._buffer), type(exc).__name__, delay,
+                        len(self._buffer),
+                        type(exc).__name__,
+                        delay,
                     )
                 await anyio.sleep(delay)
 
-    async def flush_all(self) -> None:
-        """Write everything buffered, retrying through outages (used at shutdown)."""
-        backoff = Backoff()
-        while self._buffer:
-            try:
-                await self._flush_once()
-            except TRANSIENT:
-                await anyio.sleep(backoff.next_delay())
-
-    async def _flush_once(self) -> None:
-        """Write up to ``flush_size`` outcomes of one holder in one statement."""
-        if not self._buffer:
-            return
-        owner = self._buffer[0].owner
-        items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
+    async def _write(self, owner: str, items: list[PendingOutcome]) -> set[int]:
+        """Write ``items`` (plain ones grouped by status); return the ids accepted."""
         plain: dict[str, list[PendingOutcome]] = {}
         rich: list[PendingOutcome] = []
         for item in items:
@@ -186,6 +181,66 @@ class OutcomeWriter:
                         },
                     )
                     accepted.update(row[0] for row in await cur.fetchall())
+        return accepted
+
+    async def _write_alone(self, owner: str, item: PendingOutcome) -> set[int]:
+        """Write one outcome the database refused in a batch: as it is, else without its
+        properties (recording why), else as a plain failure. Transient errors propagate."""
+        try:
+            return await self._write(owner, [item])
+        except TRANSIENT:
+            raise
+        except psycopg.Error as exc:
+            reason = _first_line(exc)
+        log.error(
+            "job %s: the database refused its outcome (%s); storing it without its properties",
+            item.id,
+            reason,
+        )
+        fallbacks = (
+            dataclasses.replace(item, patch=dumps({"properties:rejected": {"*": reason}})),
+            dataclasses.replace(
+                item, status="failed", scheduled_at=None, patch=dumps({"error:outcome": reason})
+            ),
+        )
+        for fallback in fallbacks:
+            try:
+                return await self._write(owner, [fallback])
+            except TRANSIENT:
+                raise
+            except psycopg.Error as exc:
+                log.error("job %s: outcome refused again: %s", item.id, _first_line(exc))
+        return set()  # nothing could be written: the job stays with its holder for recovery
+
+    async def flush_all(self) -> None:
+        """Write everything buffered, retrying through outages (used at shutdown)."""
+        backoff = Backoff()
+        while self._buffer:
+            try:
+                await self._flush_once()
+            except TRANSIENT:
+                await anyio.sleep(backoff.next_delay())
+
+    async def _flush_once(self) -> None:
+        """Write up to ``flush_size`` outcomes of one holder in one transaction."""
+        if not self._buffer:
+            return
+        owner = self._buffer[0].owner
+        items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
+        try:
+            accepted = await self._write(owner, items)
+        except TRANSIENT:
+            raise
+        except psycopg.Error as exc:
+            # Not an outage: the data itself was refused (a user's expression index that cannot
+            # cast a property, a constraint). Find the culprits one by one so the batch's
+            # other jobs are written, and never let a bad value stop the process.
+            log.error(
+                "writing a batch of outcomes failed (%s); writing them one by one", _first_line(exc)
+            )
+            accepted = set()
+            for item in items:
+                accepted |= await self._write_alone(owner, item)
         self.written += len(accepted)
         if len(accepted) != len(items):
             refused = [o.id for o in items if o.id not in accepted]
@@ -195,7 +250,9 @@ class OutcomeWriter:
             )
             log.warning(
                 "outcomes of %d jobs refused (%s): this process no longer holds them "
-                "(they were recovered after a missed heartbeat)", len(refused), shown,
+                "(they were recovered after a missed heartbeat)",
+                len(refused),
+                shown,
             )
         taken = {id(o) for o in items}
         self._buffer = [o for o in self._buffer if id(o) not in taken]
