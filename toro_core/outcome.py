@@ -58,3 +58,6 @@ class Execution:
     outcome: Outcome | None = None
     #: Seconds the attempt took, measured by the worker process.
     duration: float = 0.0
+    #: Registry id of the process holding the job (with ``job.attempt``, the fencing token):
+    #: a write about this attempt should require ``locked_by = holder``.
+    holder: str = ""

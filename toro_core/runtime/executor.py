@@ -59,18 +59,18 @@ class Executor:
             raise found
         return found
 
-    async def run(self, job: Job) -> Execution:
+    async def run(self, job: Job, holder: str = "") -> Execution:
         """Run ``job`` once and return its execution with ``outcome`` decided."""
         start = time.perf_counter()
         try:
             worker = self.worker_for(job.class_name)
         except BaseException as exc:  # an unknown class fails the job, the process goes on
-            execution = Execution(job=job, worker=None, error=exc)
+            execution = Execution(job=job, worker=None, error=exc, holder=holder)
             execution.properties.update(error_properties(exc))
             execution.outcome = Outcome.failed()
             log.error("job %s %s cannot run: %s", job.id, job.class_name, exc)
             return execution
-        execution = Execution(job=job, worker=worker)
+        execution = Execution(job=job, worker=worker, holder=holder)
         app = self.app
         await app.lifecycle("job_started", execution)
         log.debug("job %s %s started (attempt %s)", job.id, job.class_name, job.attempt)

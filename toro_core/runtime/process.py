@@ -303,7 +303,7 @@ class WorkerProcess:
         try:
             if not claim.abandoned:
                 with anyio.CancelScope() as claim.scope:
-                    execution = await self.executor.run(job)
+                    execution = await self.executor.run(job, claim.owner)
         except anyio.get_cancelled_exc_class():
             self._cancelled.append(claim)
             raise
