@@ -150,7 +150,12 @@ async def write_now(job: RunningJob, properties: Mapping[str, Any], source: str)
         async with job.connection() as conn:
             cur = await conn.execute(
                 query("set_live_properties"),
-                {"patch": dumps(patch), "id": attempt.id, "attempt": attempt.attempt},
+                {
+                    "patch": dumps(patch),
+                    "id": attempt.id,
+                    "attempt": attempt.attempt,
+                    "holder": job.execution.holder,
+                },
             )
             written = await cur.fetchone() is not None
     except TRANSIENT as exc:

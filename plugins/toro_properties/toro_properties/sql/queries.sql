@@ -3,15 +3,16 @@
 -- name: set_live_properties
 -- Merges %(patch)s (a JSON object) into a running job's properties at once, so other sessions
 -- (the monitor, reports) see progress before the job ends. Fenced like the kernel's
--- finish_jobs: only while the job is still running under the attempt that set them (every
--- claim increments attempt, so a recovered and re-claimed job has moved on) and still held by
--- a registered process. Returns the id when written, nothing when refused.
+-- finish_jobs: only while the job is still running under the same holder and attempt (the
+-- fencing token), and the holder is still a registered process. Returns the id when written,
+-- nothing when refused.
 UPDATE toro_jobs
    SET properties = properties || %(patch)s::jsonb
  WHERE id = %(id)s
    AND attempt = %(attempt)s
+   AND locked_by = %(holder)s
    AND status = 'running'
-   AND EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = toro_jobs.locked_by)
+   AND EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = %(holder)s)
 RETURNING id;
 
 -- name: list_property_indexes
