@@ -39,7 +39,7 @@ def timestamp(value: datetime.datetime | str | None) -> str:
         try:
             value = datetime.datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if value.tzinfo is not None:
         value = value.astimezone(datetime.UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if value.tzinfo else "")

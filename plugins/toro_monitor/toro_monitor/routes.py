@@ -51,7 +51,7 @@ class StatusLook:
 
 def is_partial(request: Request[Any, Any, Any]) -> bool:
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 def handlers(monitor: Monitor) -> list[Any]:
