@@ -304,7 +304,7 @@ def test_sync_job_timeout_abandons_its_thread(toro_app, toro_db, start_worker):
     """A sync job cannot be stopped: past its timeout the attempt fails and frees its slot,
     while the thread runs on unseen until ``perform`` returns (the documented limit)."""
     stuck = SyncStuck.perform_async(30.0)
-    after = Sleep.perform_async(0.1)
+    after = SyncSleep.perform_async(0.1)  # gets the only thread slot
     worker = start_worker("-r", "durability_workers", "-c", "1")
     wait_for(lambda: _statuses(toro_db) == {"failed": 1, "complete": 1}, timeout=15)
     props, duration = rows(
