@@ -23,7 +23,7 @@ from toro_core.settings import describe_conninfo
 from toro_scheduler.schedules import Schedule, find_schedules
 from toro_scheduler.sql import query
 from toro_scheduler.timing import utcnow
-from toro_scheduler.triggers import Trigger, trigger_from
+from toro_scheduler.triggers import Trigger, next_ticks, trigger_from
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,15 +31,32 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     from toro_core.cli import common_options
 
     parser = subparsers.add_parser(
-        "schedules", parents=[common_options()],
+        "schedules",
+        parents=[common_options()],
         help="periodic schedules, their next runs, and upcoming scheduled jobs",
     )
-    parser.add_argument("-r", "--require", dest="modules", action="append", default=None,
-                        help="module that defines workers, repeatable ($TORO_REQUIRE)")
-    parser.add_argument("-n", "--next", dest="next_runs", type=int, default=3,
-                        help="next runs to show per schedule (default 3)")
-    parser.add_argument("--jobs", type=int, default=10,
-                        help="upcoming scheduled jobs to show (default 10; 0 for none)")
+    parser.add_argument(
+        "-r",
+        "--require",
+        dest="modules",
+        action="append",
+        default=None,
+        help="module that defines workers, repeatable ($TORO_REQUIRE)",
+    )
+    parser.add_argument(
+        "-n",
+        "--next",
+        dest="next_runs",
+        type=int,
+        default=3,
+        help="next runs to show per schedule (default 3)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=10,
+        help="upcoming scheduled jobs to show (default 10; 0 for none)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.set_defaults(handler=run)
 
@@ -117,18 +134,14 @@ def _report(
             except ValueError as exc:
                 trigger, entry["error"] = None, str(exc)
         if trigger is not None:
-            entry.update(kind=trigger.kind, expression=trigger.expression(),
-                         description=trigger.describe(), next_runs=_next(trigger, now, next_runs))
+            entry.update(
+                kind=trigger.kind,
+                expression=trigger.expression(),
+                description=trigger.describe(),
+                next_runs=next_ticks(trigger, now, next_runs),
+            )
         entries.append(entry)
     return {"now": now, "schedules": entries, "scheduled_jobs": [dict(row) for row in upcoming]}
-
-
-def _next(trigger: Trigger, now: datetime, count: int) -> list[datetime]:
-    runs, moment = [], now
-    for _ in range(max(count, 0)):
-        moment = trigger.next_after(moment)
-        runs.append(moment)
-    return runs
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -140,8 +153,10 @@ def _print(report: dict[str, Any]) -> None:
     print(f"{len(schedules)} periodic schedule(s)")
     for entry in schedules:
         print(f"  {entry['name']}")
-        print(f"    {entry.get('description', entry.get('error', '?'))}, queue "
-              f"{entry['queue']}, catch-up {entry['catch_up']:g}s")
+        print(
+            f"    {entry.get('description', entry.get('error', '?'))}, queue "
+            f"{entry['queue']}, catch-up {entry['catch_up']:g}s"
+        )
         if entry["last_tick"] is not None:
             job = f" (job #{entry['last_job_id']})" if entry["last_job_id"] else ""
             print(f"    last tick {_when(entry['last_tick'])}{job}")
@@ -155,8 +170,10 @@ def _print(report: dict[str, Any]) -> None:
     print(f"{len(jobs)} upcoming scheduled job(s)" + (" (first ones)" if jobs else ""))
     for job in jobs:
         label = job["name"] or job["class_name"]
-        print(f"  #{job['id']:<8} {_when(job['scheduled_at'])}  in {job['due_in']:.0f}s  "
-              f"queue {job['queue']}  {label}")
+        print(
+            f"  #{job['id']:<8} {_when(job['scheduled_at'])}  in {job['due_in']:.0f}s  "
+            f"queue {job['queue']}  {label}"
+        )
 
 
 def _when(moment: datetime) -> str:

@@ -152,6 +152,16 @@ def ticks_between(trigger: Trigger, after: datetime, until: datetime) -> Iterato
         tick = trigger.next_after(tick)
 
 
+def next_ticks(trigger: Trigger, after: datetime, count: int) -> list[datetime]:
+    """The first ``count`` ticks of ``trigger`` strictly after ``after``, in order."""
+    ticks: list[datetime] = []
+    moment = after
+    for _ in range(max(count, 0)):
+        moment = trigger.next_after(moment)
+        ticks.append(moment)
+    return ticks
+
+
 def trigger_from(kind: str, expression: str, timezone: str = "UTC") -> Trigger:
     """Rebuild a trigger from its stored form (``toro_schedules`` row)."""
     if kind == "cron":

@@ -82,10 +82,11 @@ DELETE FROM toro_schedule_ticks AS t
    AND t.tick_at < (SELECT max(l.tick_at) FROM toro_schedule_ticks AS l WHERE l.schedule = p.name);
 
 -- name: list_schedules
--- Every schedule a worker process registered, with its latest tick and that tick's job.
+-- Every schedule a worker process registered, with its latest tick, that tick's job and the
+-- job's status (NULL once the job is deleted). For the CLI and the monitor page.
 SELECT s.name, s.queue, s.kind, s.expression, s.timezone, s.catch_up, s.args, s.seen_at,
-       s.seen_by, extract(epoch FROM now() - s.seen_at) AS seen_age,
-       l.tick_at AS last_tick, l.job_id AS last_job_id
+       s.seen_by, extract(epoch FROM now() - s.seen_at)::float8 AS seen_age,
+       l.tick_at AS last_tick, l.job_id AS last_job_id, j.status AS last_job_status
   FROM toro_schedules AS s
   LEFT JOIN LATERAL (
         SELECT t.tick_at, t.job_id
@@ -93,13 +94,23 @@ SELECT s.name, s.queue, s.kind, s.expression, s.timezone, s.catch_up, s.args, s.
          WHERE t.schedule = s.name
          ORDER BY t.tick_at DESC
          LIMIT 1) AS l ON true
+  LEFT JOIN toro_jobs AS j ON j.id = l.job_id
  ORDER BY s.name;
 
 -- name: upcoming_jobs
--- The next %(limit)s scheduled jobs, earliest first (walks the scheduled index).
-SELECT id, queue, class_name, name, scheduled_at, args,
-       extract(epoch FROM scheduled_at - now()) AS due_in
+-- The next %(limit)s scheduled jobs, earliest first (walks the scheduled index), with the
+-- seconds until each is due by the database's clock (negative: due, not yet promoted).
+-- For the CLI and the monitor page.
+SELECT id, queue, class_name, name, args, attempt, scheduled_at,
+       extract(epoch FROM scheduled_at - now())::float8 AS due_in
   FROM toro_jobs
  WHERE status = 'scheduled'
  ORDER BY scheduled_at
  LIMIT %(limit)s;
+
+-- name: monitor_count_scheduled
+-- How many jobs are scheduled, counting at most %(cap)s (an index-only walk of the scheduled
+-- index that stays cheap however many jobs wait).
+SELECT count(*) AS jobs
+  FROM (SELECT 1 FROM toro_jobs WHERE status = 'scheduled' LIMIT %(cap)s) AS capped;
+
