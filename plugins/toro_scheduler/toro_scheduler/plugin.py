@@ -7,9 +7,11 @@
 * ``worker_services``: the promoter (:mod:`toro_scheduler.promoter`) and the periodic
   enqueuer (:mod:`toro_scheduler.periodic`), in every worker process.
 * ``cli_commands``: ``toro-core schedules`` (:mod:`toro_scheduler.cli`).
+* ``monitor_views``: the "Scheduled" page of toro-monitor (:mod:`toro_scheduler.monitor`).
 
 ``perform_in`` / ``perform_at`` live in :mod:`toro_scheduler.enqueue`, which the kernel's
-``Worker`` methods import when called. The monitor page is not part of this plugin yet.
+``Worker`` methods import when called. Nothing here imports Litestar or toro-monitor: the
+plugin installs and runs alone, and only the monitor calls ``monitor_views``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import argparse
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from toro_core import MigrationSource, Status, hookimpl
+from toro_core import MigrationSource, MonitorView, Status, hookimpl
 from toro_scheduler.schedules import OPTIONS
 from toro_scheduler.statuses import SCHEDULED
 
@@ -54,3 +56,10 @@ def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     from toro_scheduler.cli import add_command
 
     add_command(subparsers)
+
+
+@hookimpl
+def monitor_views() -> list[MonitorView]:
+    from toro_scheduler.monitor import scheduled_page
+
+    return [scheduled_page()]
