@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("toro.worker")
 CHANNEL = "toro_jobs"
+#: Seconds the pool retries one lost connection before a new request starts over.
+RECONNECT_TIMEOUT = 10.0
 #: anyio's name for the threads sync ``perform`` runs in.
 JOB_THREAD_NAME = "AnyIO worker thread"
 
@@ -104,6 +106,10 @@ class WorkerProcess:
             configure=None if self.settings.synchronous_commit else _relaxed_commit,
             open=False,
             timeout=10,
+            # The pool's own reconnection backs off up to minutes in a long outage; giving up
+            # after a few seconds makes the next request start afresh, so the process is back
+            # within seconds of the database.
+            reconnect_timeout=RECONNECT_TIMEOUT,
             name="toro-worker",
         )
         await pool.open(wait=True, timeout=30)
