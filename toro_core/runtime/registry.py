@@ -127,13 +127,22 @@ class ProcessRegistry:
     async def run(self) -> None:
         """Heartbeat and recover every ``heartbeat_interval`` seconds, through outages."""
         backoff = Backoff(cap=self.settings.heartbeat_interval)
+        failing_since: float | None = None
         while True:
             try:
                 await self.heartbeat()
+                if failing_since is not None:
+                    log.warning(
+                        "the database answers again (heartbeats failed for %.1fs)",
+                        time.monotonic() - failing_since,
+                    )
+                    failing_since = None
                 await self.recover()
                 backoff.reset()
                 await anyio.sleep(self.settings.heartbeat_interval)
             except TRANSIENT as exc:
+                if failing_since is None:
+                    failing_since = time.monotonic()
                 delay = backoff.next_delay()
                 if backoff.failures == 1 or backoff.failures % 10 == 0:
                     log.warning(
