@@ -160,7 +160,7 @@ def chaos(
         if now - began > limit:
             print(f"giving up after {limit:.0f}s with {jobs - done} jobs not complete")
             return kills, freezes, in_flight
-        if now >= next_event:
+        if now >= next_event and done < jobs:
             events += 1
             candidates = [w for w in run.workers if w.frozen_until is None]
             victim = rng.choice(candidates)
