@@ -40,6 +40,8 @@ class PendingOutcome:
     duration: float
     scheduled_at: datetime | None
     patch: str
+    #: A write of it failed midway: it may have committed with its answer lost.
+    tried: bool = False
 
 
 def _first_line(exc: BaseException) -> str:
@@ -212,6 +214,29 @@ class OutcomeWriter:
                 log.error("job %s: outcome refused again: %s", item.id, _first_line(exc))
         return set()  # nothing could be written: the job stays with its holder for recovery
 
+    async def _written_before(self, items: list[PendingOutcome]) -> set[int]:
+        """Of ``items`` refused on a retry, those an earlier try did write (it committed, but
+        the connection broke before the answer came): the row has their attempt and status
+        and no holder, which no other process's write can produce."""
+        if not items:
+            return set()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                query("outcomes_written_before"),
+                {
+                    "ids": [o.id for o in items],
+                    "attempts": [o.attempt for o in items],
+                    "statuses": [o.status for o in items],
+                },
+            )
+            found = {row[0] for row in await cur.fetchall()}
+        if found:
+            log.info(
+                "outcomes of %d jobs were written by an earlier try whose answer was lost",
+                len(found),
+            )
+        return found
+
     async def flush_all(self) -> None:
         """Write everything buffered, retrying through outages (used at shutdown)."""
         backoff = Backoff()
@@ -230,6 +255,8 @@ class OutcomeWriter:
         try:
             accepted = await self._write(owner, items)
         except TRANSIENT:
+            for item in items:
+                item.tried = True
             raise
         except psycopg.Error as exc:
             # Not an outage: the data itself was refused (a user's expression index that cannot
@@ -241,6 +268,10 @@ class OutcomeWriter:
             accepted = set()
             for item in items:
                 accepted |= await self._write_alone(owner, item)
+        if len(accepted) != len(items):
+            accepted |= await self._written_before(
+                [o for o in items if o.tried and o.id not in accepted]
+            )
         self.written += len(accepted)
         if len(accepted) != len(items):
             refused = [o.id for o in items if o.id not in accepted]

@@ -87,6 +87,16 @@ UPDATE toro_jobs AS t
    AND t.status = 'running'
 RETURNING t.id;
 
+-- name: outcomes_written_before
+-- Of outcomes refused when a batch was written again after a broken connection, the ones the
+-- first try did write: the row has their attempt and status and no holder. (A recovered job
+-- is queued; a claim by another process raises the attempt.)
+SELECT t.id
+  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[])
+       AS o(id, attempt, status)
+  JOIN toro_jobs AS t ON t.id = o.id
+ WHERE t.attempt = o.attempt AND t.status = o.status AND t.locked_by IS NULL;
+
 -- name: requeue_jobs
 -- Puts jobs this process holds back to queued (graceful shutdown), keeping their attempt
 -- count; fenced like finish_jobs.
