@@ -130,8 +130,15 @@ def test_database_cut_for_5_seconds(toro_app, toro_db, start_worker, proxy):
     restored_at = scalar(toro_db, "SELECT clock_timestamp()")
     proxy.restore()
     wait_for(lambda: _statuses(toro_db) == {"complete": 1020}, timeout=30)
-    assert scalar(toro_db, "SELECT max(attempt) FROM toro_jobs") == 1  # none ran twice
-    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE properties ? 'recovered:at'") == 0
+    # No job was recovered from a process thought dead. The only second attempts allowed are
+    # jobs of a claim that committed while the cut lost its answer: the claiming process hands
+    # them back itself (they never ran).
+    identities = {_identity(w) for w in workers}
+    again = rows(
+        toro_db, "SELECT attempt, properties->>'recovered:from' FROM toro_jobs WHERE attempt > 1"
+    )
+    assert all(attempt == 2 and source in identities for attempt, source in again), again
+    assert len(again) <= 40  # at most one claim of each worker was on the wire
     finished = [
         row[0]
         for row in rows(
@@ -146,7 +153,8 @@ def test_database_cut_for_5_seconds(toro_app, toro_db, start_worker, proxy):
     for worker in workers:
         assert worker.popen.poll() is None
         log = worker.log()
-        assert "refused" not in log and "declared dead" not in log, log[-3000:]
+        for trouble in ("refused", "declared dead", "dead processes"):
+            assert trouble not in log, log[-3000:]
     assert scalar(toro_db, "SELECT count(*) FROM toro_processes") == 2
     assert [w.stop() for w in workers] == [0, 0]
     assert scalar(toro_db, "SELECT count(*) FROM toro_processes") == 0
