@@ -35,12 +35,14 @@ class BenchNoop(Worker):
         pass
 
 
-def recreate() -> Toro:
+def recreate(all_plugins: bool = False) -> Toro:
+    """A fresh database with core's schema, or every installed plugin's (the monitor's indexes
+    included) with ``all_plugins``."""
     with psycopg.connect(SERVER, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS toro_bench WITH (FORCE)")
         conn.execute("CREATE DATABASE toro_bench")
+    migrate.apply(DB, Toro(DB, load_entry_points=all_plugins).migrations())
     app = Toro(DB, load_entry_points=False)
-    migrate.apply(DB, app.migrations())
     BenchNoop.toro_app = app
     return app
 
@@ -139,12 +141,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bulk", type=int, default=100_000)
     parser.add_argument("--history", type=int, default=0)
+    parser.add_argument(
+        "--all-migrations", action="store_true",
+        help="apply every installed plugin's migrations (the monitor's indexes cost writes)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main(args.n, args.c)
         return
-    recreate()
+    recreate(args.all_migrations)
+    print("schema: " + ("core and every installed plugin" if args.all_migrations else "core only"))
     single = [bench_enqueue_single(min(args.n, 5000)) for _ in range(args.runs)]
     print(f"enqueue one by one: {statistics.median(single):>9,.0f} jobs/s (median of {args.runs})")
     bulk = [bench_enqueue_bulk(args.bulk) for _ in range(args.runs)]

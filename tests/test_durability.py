@@ -115,12 +115,21 @@ def test_database_cut_for_5_seconds(toro_app, toro_db, start_worker, proxy):
     """Two workers lose the database for longer than the death timeout: the jobs running go
     on and their outcomes wait; nothing is lost, no job runs twice, neither declares the
     other dead, neither exits; claiming and LISTEN come back by themselves."""
-    long_ids = Sleep.perform_bulk([(3.0,)] * 20)  # finish while the database is away
+    long_ids = Sleep.perform_bulk([(4.0,)] * 20)  # finish while the database is away
     Sleep.perform_bulk([(0.02,)] * 1000)
     env = {"TORO_DATABASE_URL": proxy.url}
     args = ("-r", "durability_workers", "-c", "20", "--poll-interval", "30", *FAST)
     workers = [start_worker(*args, env=env) for _ in range(2)]
-    wait_for(lambda: _statuses(toro_db).get("complete", 0) >= 200, timeout=20)
+    # Cut as soon as every long job runs (however slow the machine), while short jobs flow.
+    wait_for(
+        lambda: scalar(
+            toro_db, "SELECT count(*) FROM toro_jobs WHERE id = ANY(%s) AND status = 'running'",
+            (long_ids,),
+        ) == 20
+        and _statuses(toro_db).get("complete", 0) >= 20,
+        timeout=20,
+        interval=0.01,
+    )
     cut_at = scalar(toro_db, "SELECT clock_timestamp()")
     proxy.cut()
     done_before = _statuses(toro_db).get("complete", 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -24,5 +25,11 @@ class ServiceContext:
     pool: AsyncConnectionPool[Any]
     #: Set when the process begins to stop; services should return soon after.
     stopping: anyio.Event
-    #: This process's registry id: the holder half of the fencing token.
-    process_id: str = ""
+    #: Returns this process's current registry id (it changes when the process registers
+    #: again after being declared dead); see :attr:`process_id`.
+    current_id: Callable[[], str] = lambda: ""
+
+    @property
+    def process_id(self) -> str:
+        """This process's registry id now: the holder half of new claims' fencing tokens."""
+        return self.current_id()

@@ -73,7 +73,7 @@ class Executor:
         execution = Execution(job=job, worker=worker, holder=holder)
         app = self.app
         await app.lifecycle("job_started", execution)
-        log.debug("job %s %s started (attempt %s)", job.id, job.class_name, job.attempt)
+        log.info("job %s %s started (attempt %s)", job.id, job.class_name, job.attempt)
         escaped: BaseException | None = None
         try:
             managers = app.around_job(execution)

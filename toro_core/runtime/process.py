@@ -151,9 +151,10 @@ class WorkerProcess:
 
     async def _run_tasks(self, pool: AsyncConnectionPool[Any]) -> None:
         assert self.registry and self.writer
+        registry = self.registry
         context = ServiceContext(
             app=self.app, settings=self.settings, pool=pool, stopping=self.stopping,
-            process_id=self.registry.process_id,
+            current_id=lambda: registry.process_id,
         )
         async with anyio.create_task_group() as background:
             background.start_soon(self.registry.run)
