@@ -249,7 +249,6 @@ def test_a_claim_whose_answer_was_lost_is_handed_back(toro_app, toro_db, start_w
     worker = start_worker("-r", "durability_workers", *FAST)
     owner = wait_for(lambda: scalar(toro_db, "SELECT id FROM toro_processes"))
     with psycopg.connect(toro_db, autocommit=True) as conn:
-        conn.execute("ALTER TABLE toro_jobs DISABLE TRIGGER toro_jobs_notify_inserted")
         job_id = conn.execute(
             "INSERT INTO toro_jobs (class_name, args, status, started_at, started_by, locked_by,"
             " attempt) VALUES ('durability_workers.Sleep', '[0]', 'running', now(), %s, %s, 1)"

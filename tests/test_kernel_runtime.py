@@ -115,3 +115,20 @@ def test_timeout_fails_the_job_naming_the_limit(toro_app, toro_db, start_worker)
     props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
     assert props["error:class"] == "toro_core.errors.JobTimeout"
     assert "0.5 s" in props["error:message"]
+
+
+def test_an_enqueue_wakes_an_idle_worker_without_polling(toro_app, toro_db, start_worker):
+    start_worker("-r", "workers_basic", "--poll-interval", "60")
+    import time
+
+    time.sleep(1.5)  # idle: the first polls are over, the next is a minute away
+    job = Noop.perform_async("single")
+    wait_for(lambda: _statuses(toro_db).get("complete") == 1, timeout=5)
+    Noop.perform_bulk([("bulk",)] * 5)
+    wait_for(lambda: _statuses(toro_db).get("complete") == 6, timeout=5)
+    with psycopg.connect(toro_db) as conn:  # inside a transaction: woken at commit
+        Noop.perform_async("tx", connection=conn)
+        time.sleep(0.5)
+        assert _statuses(toro_db).get("complete") == 6
+    wait_for(lambda: _statuses(toro_db).get("complete") == 7, timeout=5)
+    assert job.id

@@ -1,4 +1,4 @@
--- toro-core 0001: the jobs table, its indexes and the insert notification.
+-- toro-core 0001: the jobs table and its indexes.
 CREATE TABLE toro_jobs (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     queue        text        NOT NULL DEFAULT 'default',
@@ -25,17 +25,3 @@ CREATE TABLE toro_jobs (
 CREATE INDEX toro_jobs_queued ON toro_jobs (queue, id) WHERE status = 'queued';
 -- Recovery and the process table look up running jobs by holder.
 CREATE INDEX toro_jobs_running ON toro_jobs (locked_by) WHERE status = 'running';
-
--- One NOTIFY per statement and queue wakes idle workers; polling covers a missed one.
-CREATE FUNCTION toro_notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('toro_jobs', q.queue)
-       FROM (SELECT DISTINCT queue FROM inserted WHERE status = 'queued') AS q;
-    RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER toro_jobs_notify_inserted
-    AFTER INSERT ON toro_jobs
-    REFERENCING NEW TABLE AS inserted
-    FOR EACH STATEMENT EXECUTE FUNCTION toro_notify_inserted();

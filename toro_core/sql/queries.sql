@@ -1,20 +1,34 @@
 -- toro-core's queries. Each block starts with "-- name:"; parameters are %(name)s.
 
 -- name: insert_job
--- Inserts one job and returns it. The statement trigger notifies idle workers.
-INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at, properties)
-VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, %(status)s, %(scheduled_at)s,
-        %(properties)s::jsonb)
-RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-          status, started_by, properties, attempt;
+-- Inserts one job and returns it. A queued job wakes idle workers of its queue with a NOTIFY
+-- (delivered when the inserting transaction commits); workers also poll, so a row inserted
+-- by other means is picked up all the same.
+WITH inserted AS (
+    INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at, properties)
+    VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, %(status)s, %(scheduled_at)s,
+            %(properties)s::jsonb)
+    RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at,
+              finished_at, status, started_by, properties, attempt
+)
+SELECT i.*
+  FROM inserted AS i
+  LEFT JOIN LATERAL (SELECT pg_notify('toro_jobs', i.queue) WHERE i.status = 'queued') AS woken
+    ON true;
 
 -- name: insert_jobs
--- Inserts many jobs of one worker class in one statement; returns their ids in input order.
-INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at)
-SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.name, %(status)s, %(scheduled_at)s
-  FROM unnest(%(args)s::text[], %(names)s::text[]) WITH ORDINALITY AS u(args, name, ord)
- ORDER BY u.ord
-RETURNING id;
+-- Inserts many jobs of one worker class in one statement and returns their ids in input
+-- order; one NOTIFY for the statement when they are queued.
+WITH inserted AS (
+    INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at)
+    SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.name, %(status)s, %(scheduled_at)s
+      FROM unnest(%(args)s::text[], %(names)s::text[]) WITH ORDINALITY AS u(args, name, ord)
+     ORDER BY u.ord
+    RETURNING id
+), woken AS (
+    SELECT pg_notify('toro_jobs', %(queue)s) WHERE %(status)s = 'queued'
+)
+SELECT id FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDER BY id;
 
 -- name: claim_jobs
 -- Claims up to %(limit)s queued jobs of the given queues, oldest first, for process %(owner)s.
