@@ -26,7 +26,9 @@ import psycopg
 from toro_core import Toro, Worker, migrate
 from toro_core.testing import with_database
 
-SERVER = os.environ.get("TORO_BENCH_SERVER", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+SERVER = os.environ.get(
+    "TORO_BENCH_SERVER", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 DB = with_database(SERVER, "toro_bench")
 
 
@@ -79,7 +81,9 @@ def bench_process(n: int, c: int, keep_history: bool = False) -> dict[str, float
         conn.execute("CHECKPOINT")
     out = subprocess.run(
         [sys.executable, __file__, "--worker", "--n", str(n), "--c", str(c)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -115,7 +119,9 @@ def worker_main(n: int, c: int) -> None:
             result = {
                 "jobs_per_s": n / elapsed,
                 "seconds": elapsed,
-                "worker_cpu_us_per_job": 1e6 * ((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)) / n,
+                "worker_cpu_us_per_job": 1e6
+                * ((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime))
+                / n,
             }
             process.stop()
         return result
@@ -126,7 +132,8 @@ def worker_main(n: int, c: int) -> None:
 def load_history(rows: int) -> None:
     with psycopg.connect(DB, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO toro_jobs (queue, class_name, args, status, started_at, finished_at, attempt)"
+            "INSERT INTO toro_jobs"
+            " (queue, class_name, args, status, started_at, finished_at, attempt)"
             " SELECT 'default', 'bench.History', '[]', 'complete', now(), now(), 1"
             " FROM generate_series(1, %s)",
             (rows,),
@@ -142,7 +149,8 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=100_000)
     parser.add_argument("--history", type=int, default=0)
     parser.add_argument(
-        "--all-migrations", action="store_true",
+        "--all-migrations",
+        action="store_true",
         help="apply every installed plugin's migrations (the monitor's indexes cost writes)",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -155,18 +163,26 @@ def main() -> None:
     single = [bench_enqueue_single(min(args.n, 5000)) for _ in range(args.runs)]
     print(f"enqueue one by one: {statistics.median(single):>9,.0f} jobs/s (median of {args.runs})")
     bulk = [bench_enqueue_bulk(args.bulk) for _ in range(args.runs)]
-    print(f"bulk enqueue:       {statistics.median(bulk):>9,.0f} jobs/s ({args.bulk:,} jobs per call)")
+    print(
+        f"bulk enqueue:       {statistics.median(bulk):>9,.0f} jobs/s ({args.bulk:,} jobs per call)"
+    )
     for c in (args.c, 1):
         runs = [bench_process(args.n, c) for _ in range(args.runs)]
         rate = statistics.median(r["jobs_per_s"] for r in runs)
         cpu = statistics.median(r["worker_cpu_us_per_job"] for r in runs)
-        print(f"process c={c:<3}      {rate:>9,.0f} jobs/s ({args.n:,} no-op jobs, worker CPU {cpu:.0f} us/job)")
+        print(
+            f"process c={c:<3}      {rate:>9,.0f} jobs/s "
+            f"({args.n:,} no-op jobs, worker CPU {cpu:.0f} us/job)"
+        )
     if args.history:
         reset()
         load_history(args.history)
         runs = [bench_process(args.n, args.c, keep_history=True) for _ in range(args.runs)]
         rate = statistics.median(r["jobs_per_s"] for r in runs)
-        print(f"process c={args.c} with {args.history:,} finished jobs in the table: {rate:,.0f} jobs/s")
+        print(
+            f"process c={args.c} with {args.history:,} finished jobs in the table: "
+            f"{rate:,.0f} jobs/s"
+        )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,25 @@ def test_demo_on_embedded_postgres(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
     data = Path("/tmp") / f"toro-demo-test-{os.getpid()}"  # short path: the socket lives there
     out = subprocess.run(
-        [sys.executable, "-m", "toro_core", "demo", "--seconds", "6", "--port", "0",
-         "--data-dir", str(data), "--rate", "20"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "toro_core",
+            "demo",
+            "--seconds",
+            "6",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data),
+            "--rate",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
     )
     text = out.stdout + out.stderr
     assert out.returncode == 0, text
@@ -44,7 +60,9 @@ def test_a_server_left_by_a_killed_demo_is_reused_then_stopped(tmp_path: Path):
     command = [sys.executable, "-m", "toro_core", "demo", "--port", "0", "--data-dir", str(data)]
     log = tmp_path / "first.log"
     with open(log, "w") as out:
-        first = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        first = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+        )
         deadline = time.monotonic() + 60
         while "running queues" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -52,7 +70,12 @@ def test_a_server_left_by_a_killed_demo_is_reused_then_stopped(tmp_path: Path):
         first.wait()
     assert _server_running(data)  # kill -9 leaves the embedded server behind
     out = subprocess.run(
-        [*command, "--seconds", "4"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+        [*command, "--seconds", "4"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "(0 migrations applied)" in out.stdout  # the same server and data, reused
@@ -67,8 +90,20 @@ def test_tests_run_on_an_embedded_server_when_none_is_configured(tmp_path: Path)
     env["TORO_TEST_EMBEDDED_DIR"] = f"/tmp/toro-test-emb-{os.getpid()}"
     tests = Path(__file__).parent
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests / "test_smoke.py")],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tests.parent,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(tests / "test_smoke.py"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tests.parent,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "1 passed" in out.stdout

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 
 import psycopg
 import pytest
+from workers_basic import Named, Noop
 
 from toro_core import Status, Toro, UnknownOptionError, Worker, hookimpl
 from toro_core.errors import DuplicateStatusError, PluginError, UnknownStatusError
 from toro_core.testing import scalar
-from workers_basic import Named, Noop
 
 
 def test_non_json_arguments_are_refused_naming_the_argument(toro_app, toro_db):
@@ -31,7 +31,7 @@ def test_non_json_arguments_are_refused_naming_the_argument(toro_app, toro_db):
 def test_json_arguments_round_trip(toro_app, toro_db):
     args = ("text", 1, 2.5, True, None, [1, "two"], {"nested": {"list": [1, 2]}})
     job = Noop.perform_async(*args)
-    assert job.args == list(args[:5]) + [[1, "two"], {"nested": {"list": [1, 2]}}]
+    assert job.args == [*args[:5], [1, "two"], {"nested": {"list": [1, 2]}}]
     assert scalar(toro_db, "SELECT args FROM toro_jobs WHERE id = %s", (job.id,)) == job.args
 
 
@@ -42,7 +42,10 @@ def test_misspelt_option_is_reported(toro_app, toro_db):
         def perform(self) -> None:
             pass
 
-    with pytest.raises(UnknownOptionError, match=r"Typo.queu is not a toro worker option \(did you mean 'queue'\?\)"):
+    with pytest.raises(
+        UnknownOptionError,
+        match=r"Typo.queu is not a toro worker option \(did you mean 'queue'\?\)",
+    ):
         Typo.perform_async()
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
 

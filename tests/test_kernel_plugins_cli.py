@@ -8,35 +8,53 @@ import sys
 import threading
 
 import psycopg
+from workers_basic import Noop
 
 from toro_core import Toro, migrate
 from toro_core.plugins import ALLOW_ENV, BLOCK_ENV
 from toro_core.testing import rows, scalar, wait_for, with_database
-from workers_basic import Noop
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k != "TORO_DATABASE_URL"}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "toro_core", *args], capture_output=True, text=True,
-        env=environment, timeout=60,
+        [sys.executable, "-m", "toro_core", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
     )
 
 
-def test_example_plugin_found_through_its_entry_point_and_wraps_every_job(toro_app, toro_db, start_worker):
+def test_example_plugin_found_through_its_entry_point_and_wraps_every_job(
+    toro_app, toro_db, start_worker
+):
     ids = Noop.perform_bulk([(i,) for i in range(20)])
     start_worker("-r", "workers_basic", plugins=["example"])
-    wait_for(lambda: scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 20)
-    wrapped = rows(toro_db, "SELECT properties->>'example:wrapped_by', (properties->>'example:elapsed_ms')::float FROM toro_jobs WHERE id = ANY(%s)", (ids,))
+    wait_for(
+        lambda: scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 20
+    )
+    wrapped = rows(
+        toro_db,
+        "SELECT properties->>'example:wrapped_by', (properties->>'example:elapsed_ms')::float"
+        " FROM toro_jobs WHERE id = ANY(%s)",
+        (ids,),
+    )
     assert all(by == "toro-example-plugin" and ms >= 0 for by, ms in wrapped)
 
 
 def test_example_plugin_blocked_by_environment(toro_app, toro_db, start_worker):
     job = Noop.perform_async()
     start_worker("-r", "workers_basic", env={ALLOW_ENV: "", BLOCK_ENV: "example"})
-    wait_for(lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "complete")
-    assert "example:wrapped_by" not in scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
+    wait_for(
+        lambda: (
+            scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "complete"
+        )
+    )
+    assert "example:wrapped_by" not in scalar(
+        toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,)
+    )
 
 
 def test_allow_and_block_lists(toro_db, monkeypatch):
@@ -63,7 +81,9 @@ def test_missing_and_unreachable_database_are_one_clear_line():
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0 and "TORO_DATABASE_URL" in out.stderr
     assert "Traceback" not in out.stderr
-    out = cli("start", env={"TORO_DATABASE_URL": "postgresql://postgres:secret@127.0.0.1:1/nowhere"})
+    out = cli(
+        "start", env={"TORO_DATABASE_URL": "postgresql://postgres:secret@127.0.0.1:1/nowhere"}
+    )
     assert out.returncode == 1 and out.stderr.strip().count("\n") == 0, out.stderr
     assert "127.0.0.1" in out.stderr and "port=1" in out.stderr and "secret" not in out.stderr
 
@@ -90,7 +110,10 @@ def test_migrate_is_idempotent_concurrent_and_printable(toro_server_url):
     try:
         url = with_database(toro_server_url, names[0])
         results: list[subprocess.CompletedProcess[str]] = []
-        threads = [threading.Thread(target=lambda: results.append(cli("migrate", "--database-url", url))) for _ in range(3)]
+        threads = [
+            threading.Thread(target=lambda: results.append(cli("migrate", "--database-url", url)))
+            for _ in range(3)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -106,7 +129,10 @@ def test_migrate_is_idempotent_concurrent_and_printable(toro_server_url):
         other = with_database(toro_server_url, names[1])
         with psycopg.connect(other, autocommit=True) as conn:
             conn.execute(sql.encode())
-        columns = "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_name LIKE 'toro%%' ORDER BY 1, 2"
+        columns = (
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_name LIKE 'toro%%' ORDER BY 1, 2"
+        )
         assert rows(url, columns) == rows(other, columns)
         assert scalar(other, "SELECT count(*) FROM toro_migrations") == expected
         assert migrate.apply(other, app.migrations()) == []
@@ -117,7 +143,13 @@ def test_migrate_is_idempotent_concurrent_and_printable(toro_server_url):
 
 
 def test_schema_has_the_seed_columns(toro_db):
-    cols = dict(rows(toro_db, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'toro_jobs'"))
+    cols = dict(
+        rows(
+            toro_db,
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'toro_jobs'",
+        )
+    )
     for name in ("queue", "class_name", "name", "started_by", "status"):
         assert cols[name] == "text"
     for name in ("created_at", "scheduled_at", "started_at", "finished_at"):

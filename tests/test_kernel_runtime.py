@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from workers_basic import Fails, Named, Noop, RecordOnce, SleepAsync, SleepSync, SlowWithTimeout
 
 from toro_core.testing import rows, scalar, wait_for
-from workers_basic import Fails, Named, Noop, RecordOnce, SleepAsync, SleepSync, SlowWithTimeout
 
 
 def _statuses(db: str) -> dict[str, int]:
@@ -65,28 +65,41 @@ def test_transactional_enqueue(toro_app, toro_db, start_worker):
         assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0  # not visible yet
         conn.commit()
     start_worker("-r", "workers_basic")
-    wait_for(lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "complete")
+    wait_for(
+        lambda: (
+            scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "complete"
+        )
+    )
 
 
 def test_failures_are_recorded_and_the_worker_goes_on(toro_app, toro_db, start_worker):
     failing = Fails.perform_async("it broke <badly>")
     with psycopg.connect(toro_db, autocommit=True) as conn:
         unknown = conn.execute(
-            "INSERT INTO toro_jobs (class_name, args) VALUES ('no_such_module.Missing', '[]') RETURNING id"
+            "INSERT INTO toro_jobs (class_name, args)"
+            " VALUES ('no_such_module.Missing', '[]') RETURNING id"
         ).fetchone()[0]
         not_a_worker = conn.execute(
             "INSERT INTO toro_jobs (class_name, args) VALUES ('os.getcwd', '[]') RETURNING id"
         ).fetchone()[0]
     after = Noop.perform_async("still running")
     worker = start_worker("-r", "workers_basic")
-    wait_for(lambda: _statuses(toro_db).get("complete") == 1 and _statuses(toro_db).get("failed") == 3)
+    wait_for(
+        lambda: _statuses(toro_db).get("complete") == 1 and _statuses(toro_db).get("failed") == 3
+    )
     props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (failing.id,))
     assert props["error:class"] == "RuntimeError"
     assert props["error:message"] == "it broke <badly>"
-    assert "Traceback" in props["error:backtrace"] and "workers_basic.py" in props["error:backtrace"]
-    reason = scalar(toro_db, "SELECT properties->>'error:message' FROM toro_jobs WHERE id = %s", (unknown,))
+    assert (
+        "Traceback" in props["error:backtrace"] and "workers_basic.py" in props["error:backtrace"]
+    )
+    reason = scalar(
+        toro_db, "SELECT properties->>'error:message' FROM toro_jobs WHERE id = %s", (unknown,)
+    )
     assert "no_such_module.Missing" in reason and "-r" in reason
-    reason = scalar(toro_db, "SELECT properties->>'error:message' FROM toro_jobs WHERE id = %s", (not_a_worker,))
+    reason = scalar(
+        toro_db, "SELECT properties->>'error:message' FROM toro_jobs WHERE id = %s", (not_a_worker,)
+    )
     assert "not a toro Worker" in reason
     assert scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (after.id,)) == "complete"
     assert worker.popen.poll() is None  # the process keeps going
@@ -96,7 +109,10 @@ def test_job_name_and_queues(toro_app, toro_db, start_worker):
     job = Named.perform_async(42)
     assert job.name == "user #42" and job.queue == "named"
     ids = Named.perform_bulk([(1,), (2,)])
-    assert [r[0] for r in rows(toro_db, "SELECT name FROM toro_jobs WHERE id = ANY(%s) ORDER BY id", (ids,))] == [
+    assert [
+        r[0]
+        for r in rows(toro_db, "SELECT name FROM toro_jobs WHERE id = ANY(%s) ORDER BY id", (ids,))
+    ] == [
         "user #1",
         "user #2",
     ]
@@ -111,7 +127,9 @@ def test_job_name_and_queues(toro_app, toro_db, start_worker):
 def test_timeout_fails_the_job_naming_the_limit(toro_app, toro_db, start_worker):
     job = SlowWithTimeout.perform_async()
     start_worker("-r", "workers_basic")
-    wait_for(lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "failed")
+    wait_for(
+        lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "failed"
+    )
     props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
     assert props["error:class"] == "toro_core.errors.JobTimeout"
     assert "0.5 s" in props["error:message"]

@@ -10,7 +10,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from toro_core import Worker
 
-
 _pool: AsyncConnectionPool | None = None
 
 
@@ -19,8 +18,11 @@ async def _shared_pool() -> AsyncConnectionPool:
     global _pool
     if _pool is None:
         _pool = AsyncConnectionPool(
-            os.environ["TORO_DATABASE_URL"], min_size=1, max_size=4,
-            kwargs={"autocommit": True}, open=False,
+            os.environ["TORO_DATABASE_URL"],
+            min_size=1,
+            max_size=4,
+            kwargs={"autocommit": True},
+            open=False,
         )
         await _pool.open()
     return _pool

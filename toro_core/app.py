@@ -11,7 +11,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -20,7 +20,7 @@ from toro_core.client import AsyncClient, Client
 from toro_core.job import Job
 from toro_core.migrate import Migration, MigrationSource, discover
 from toro_core.plugins import build_plugin_manager, plugin_name
-from toro_core.statuses import StatusRegistry
+from toro_core.statuses import Status, StatusRegistry
 from toro_core.worker import check_options
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Toro:
         """Every status registered through the ``statuses`` hook (core's first)."""
         contributions = []
         for impl in reversed(self.pm.hook.statuses.get_hookimpls()):
-            result = impl.function()
+            result = cast("Iterable[Status] | None", impl.function())
             if result:
                 contributions.append((plugin_name(self.pm, impl.plugin), list(result)))
         contributions.sort(key=lambda item: item[0] != "core")

@@ -157,7 +157,7 @@ async def _progress(app: Toro) -> None:
 async def _monitor(app: Toro, port: int, finished: anyio.Event) -> None:
     try:
         import uvicorn
-        from toro_monitor.app import create_app  # type: ignore[import-not-found]
+        from toro_monitor.app import create_app
     except ImportError as exc:
         print(f"toro demo: monitor not started ({exc})", file=sys.stderr)
         return

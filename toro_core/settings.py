@@ -32,7 +32,7 @@ def describe_conninfo(conninfo: str) -> str:
         return "<unparseable conninfo>"
     if "password" in parts:
         parts["password"] = "***"
-    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def with_database(conninfo: str, dbname: str) -> str:
     """``conninfo`` pointing at another database on the same server."""
     parts = conninfo_to_dict(conninfo)
     parts["dbname"] = dbname
-    return make_conninfo(**parts)
+    return make_conninfo("", **parts)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -66,7 +66,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float 
 def scalar(conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
     """The first column of the first row of ``sql``."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
 
@@ -74,7 +74,7 @@ def rows(
     conninfo: str, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
 ) -> list[tuple[Any, ...]]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 class WorkerHandle:
@@ -325,7 +325,7 @@ def start_worker(
 
     The test's folder is on their ``PYTHONPATH`` so ``-r`` can name modules beside the test.
     """
-    factory = WorkerFactory(toro_db, tmp_path, [str(Path(str(request.fspath)).parent)])
+    factory = WorkerFactory(toro_db, tmp_path, [str(request.node.path.parent)])
     try:
         yield factory
     finally:

@@ -99,22 +99,26 @@ class Worker:
     @classmethod
     def perform_in(cls, interval: Any, *args: Any, **options: Any) -> Job:
         """Run the job after ``interval`` (seconds or timedelta): provided by toro-scheduler."""
-        return _scheduler().perform_in(cls, interval, args, **options)
+        job: Job = _scheduler().perform_in(cls, interval, args, **options)
+        return job
 
     @classmethod
     def perform_at(cls, when: Any, *args: Any, **options: Any) -> Job:
         """Run the job at ``when`` (datetime; naive means UTC): provided by toro-scheduler."""
-        return _scheduler().perform_at(cls, when, args, **options)
+        job: Job = _scheduler().perform_at(cls, when, args, **options)
+        return job
 
     @classmethod
     async def aperform_in(cls, interval: Any, *args: Any, **options: Any) -> Job:
         """The awaitable twin of :meth:`perform_in`."""
-        return await _scheduler().aperform_in(cls, interval, args, **options)
+        job: Job = await _scheduler().aperform_in(cls, interval, args, **options)
+        return job
 
     @classmethod
     async def aperform_at(cls, when: Any, *args: Any, **options: Any) -> Job:
         """The awaitable twin of :meth:`perform_at`."""
-        return await _scheduler().aperform_at(cls, when, args, **options)
+        job: Job = await _scheduler().aperform_at(cls, when, args, **options)
+        return job
 
     # ---------------------------------------------------------------- helpers
 

@@ -26,7 +26,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         self.failures += 1
-        base = min(self.cap, 0.1 * 2 ** min(self.failures - 1, 10))
+        base = min(self.cap, 0.1 * 2.0 ** min(self.failures - 1, 10))
         return base / 2 + random.random() * base / 2
 
     def reset(self) -> None:

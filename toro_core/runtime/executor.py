@@ -95,20 +95,29 @@ class Executor:
         elif execution.outcome.status not in app.statuses:
             log.error(
                 "job %s: middleware chose unknown status %r; failing it",
-                job.id, execution.outcome.status,
+                job.id,
+                execution.outcome.status,
             )
             execution.properties["error:outcome"] = f"unknown status {execution.outcome.status!r}"
             execution.outcome = Outcome.failed()
         await app.lifecycle("job_finished", execution)
         if escaped is not None:
             log.info(
-                "job %s %s %s in %.3fs: %s: %s", job.id, job.class_name, execution.outcome.status,
-                execution.duration, type(escaped).__name__, escaped,
+                "job %s %s %s in %.3fs: %s: %s",
+                job.id,
+                job.class_name,
+                execution.outcome.status,
+                execution.duration,
+                type(escaped).__name__,
+                escaped,
             )
         elif log.isEnabledFor(logging.INFO):
             log.info(
                 "job %s %s %s in %.3fs",
-                job.id, job.class_name, execution.outcome.status, execution.duration,
+                job.id,
+                job.class_name,
+                execution.outcome.status,
+                execution.duration,
             )
         return execution
 

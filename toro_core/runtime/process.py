@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -128,7 +129,9 @@ class WorkerProcess:
             await pool.close()
         log.info(
             "process %s stopped: %d jobs claimed, %d outcomes written, %d refused",
-            self.settings.identity, self.claimed, self.writer.written if self.writer else 0,
+            self.settings.identity,
+            self.claimed,
+            self.writer.written if self.writer else 0,
             self.writer.refused if self.writer else 0,
         )
         return 0
@@ -153,7 +156,10 @@ class WorkerProcess:
         assert self.registry and self.writer
         registry = self.registry
         context = ServiceContext(
-            app=self.app, settings=self.settings, pool=pool, stopping=self.stopping,
+            app=self.app,
+            settings=self.settings,
+            pool=pool,
+            stopping=self.stopping,
             current_id=lambda: registry.process_id,
         )
         async with anyio.create_task_group() as background:
@@ -169,7 +175,8 @@ class WorkerProcess:
                 self.ready.set()
                 log.info(
                     "worker %s running: queues %s, concurrency %d",
-                    self.settings.identity, ",".join(self.settings.queues),
+                    self.settings.identity,
+                    ",".join(self.settings.queues),
                     self.settings.concurrency,
                 )
                 await self._claim_loop(jobs)
@@ -277,7 +284,8 @@ class WorkerProcess:
         if released:
             log.warning(
                 "jobs %s were held under this process's id but not running here (a claim whose "
-                "answer was lost); they are queued again", _some(released),
+                "answer was lost); they are queued again",
+                _some(released),
             )
 
     async def _gather_free_slots(self, wanted: int, patience: float = 0.002) -> None:
@@ -335,14 +343,17 @@ class WorkerProcess:
         if stale:
             log.warning(
                 "stopping %d attempts claimed under %s (jobs %s): other processes run them now",
-                len(stale), old_owner, _some(sorted(c.job.id for c in stale)),
+                len(stale),
+                old_owner,
+                _some(sorted(c.job.id for c in stale)),
             )
 
     async def _drain(self, jobs: anyio.abc.TaskGroup) -> None:
         """Wait for running jobs up to ``shutdown_timeout`` (or a second signal), then cancel."""
         if self.running:
             log.info(
-                "waiting up to %.0fs for %d running jobs", self.settings.shutdown_timeout,
+                "waiting up to %.0fs for %d running jobs",
+                self.settings.shutdown_timeout,
                 len(self.running),
             )
             self._idle = anyio.Event()
@@ -367,7 +378,8 @@ class WorkerProcess:
         if self.writer.pending:
             log.error(
                 "%d outcomes could not be written%s; those jobs will be recovered and run again",
-                self.writer.pending, " in time" if scope.cancelled_caught else "",
+                self.writer.pending,
+                " in time" if scope.cancelled_caught else "",
             )
         by_owner: dict[str, list[int]] = {}
         # Cancelled attempts, and claims no slot had started yet.
@@ -377,8 +389,9 @@ class WorkerProcess:
         for owner, ids in by_owner.items():
             with anyio.move_on_after(10):
                 requeued = await until_done(
-                    lambda owner=owner, ids=ids: self._requeue(owner, ids),
-                    what="requeueing cancelled jobs", log=log,
+                    functools.partial(self._requeue, owner, ids),
+                    what="requeueing cancelled jobs",
+                    log=log,
                 )
                 log.info("requeued %d of %d cancelled jobs", requeued, len(ids))
         with anyio.move_on_after(5) as scope:
@@ -427,7 +440,8 @@ class WorkerProcess:
                 if not self.stopping.is_set():
                     log.info(
                         "%s: stopping gracefully (up to %.0fs); send it again to stop now",
-                        signal.Signals(signum).name, self.settings.shutdown_timeout,
+                        signal.Signals(signum).name,
+                        self.settings.shutdown_timeout,
                     )
                     self.stop()
                 else:

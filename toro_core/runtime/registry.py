@@ -72,7 +72,9 @@ class ProcessRegistry:
         self._contact()
         log.info(
             "process %s registered as %s (queues %s, concurrency %d)",
-            self.settings.identity, self.process_id, ",".join(self.settings.queues),
+            self.settings.identity,
+            self.process_id,
+            ",".join(self.settings.queues),
             self.settings.concurrency,
         )
 
