@@ -178,3 +178,20 @@ def test_register_and_unregister_middleware_in_code(toro_app):
     assert toro_app.has("around_job")
     toro_app.unregister(plugin)
     assert not toro_app.has("around_job")
+
+
+def test_job_enqueued_sees_bulk_jobs_inside_the_callers_transaction(make_app, toro_db):
+    seen: list[list[int]] = []
+
+    class Listener:
+        @hookimpl
+        def job_enqueued(self, jobs):
+            seen.append([job.args[0] for job in jobs])
+
+    app = make_app(plugins=[Listener()])
+    with psycopg.connect(toro_db) as conn:
+        app.client.enqueue_bulk(Noop, [(1,), (2,), (3,)], connection=conn)
+        app.client.enqueue(Noop, (4,), connection=conn)
+        conn.rollback()
+    assert seen == [[1, 2, 3], [4]]
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0

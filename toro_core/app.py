@@ -147,19 +147,6 @@ class Toro:
         if self._has_impls["job_enqueued"]:
             self.pm.hook.job_enqueued(jobs=jobs)
 
-    def notify_enqueued_ids(self, worker_class: type[Worker], ids: Sequence[int]) -> None:
-        """Bulk enqueue returns ids only; rows are read back only when a plugin listens."""
-        if not self._has_impls["job_enqueued"] or not ids:
-            return
-        import psycopg
-        from psycopg.rows import dict_row
-
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            rows = conn.cursor(row_factory=dict_row).execute(
-                "SELECT * FROM toro_jobs WHERE id = ANY(%s) ORDER BY id", (list(ids),)
-            )
-            self.pm.hook.job_enqueued(jobs=[Job.from_row(row) for row in rows])
-
     def around_job(self, execution: Execution) -> list[Any]:
         """The middleware managers for one attempt, outermost first."""
         if not self._has_impls["around_job"]:

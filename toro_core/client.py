@@ -143,11 +143,16 @@ class Client:
         if not params["args"]:
             return []
         if connection is not None:
-            ids = [row[0] for row in connection.execute(query("insert_jobs"), params)]
-        else:
-            with self._connection_pool().connection() as conn:
-                ids = [row[0] for row in conn.execute(query("insert_jobs"), params)]
-        self.app.notify_enqueued_ids(worker_class, ids)
+            return self._insert_bulk(connection, params)
+        with self._connection_pool().connection() as conn:
+            return self._insert_bulk(conn, params)
+
+    def _insert_bulk(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> list[int]:
+        ids = [row[0] for row in conn.execute(query("insert_jobs"), params)]
+        if self.app.has("job_enqueued"):  # rows are read back only when a plugin listens
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(query("get_jobs"), {"ids": ids})
+                self.app.notify_enqueued([Job.from_row(row) for row in cur.fetchall()])
         return ids
 
 
@@ -223,13 +228,19 @@ class AsyncClient:
         if not params["args"]:
             return []
         if connection is not None:
-            cur = await connection.execute(query("insert_jobs"), params)
-            ids = [row[0] for row in await cur.fetchall()]
-        else:
-            async with (await self._connection_pool()).connection() as conn:
-                cur = await conn.execute(query("insert_jobs"), params)
-                ids = [row[0] for row in await cur.fetchall()]
-        self.app.notify_enqueued_ids(worker_class, ids)
+            return await self._insert_bulk(connection, params)
+        async with (await self._connection_pool()).connection() as conn:
+            return await self._insert_bulk(conn, params)
+
+    async def _insert_bulk(
+        self, conn: psycopg.AsyncConnection[Any], params: dict[str, Any]
+    ) -> list[int]:
+        cur = await conn.execute(query("insert_jobs"), params)
+        ids = [row[0] for row in await cur.fetchall()]
+        if self.app.has("job_enqueued"):  # rows are read back only when a plugin listens
+            async with conn.cursor(row_factory=dict_row) as rows:
+                await rows.execute(query("get_jobs"), {"ids": ids})
+                self.app.notify_enqueued([Job.from_row(row) for row in await rows.fetchall()])
         return ids
 
 

@@ -210,6 +210,12 @@ SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, 
        status, started_by, properties, attempt
   FROM toro_jobs WHERE id = %(id)s;
 
+-- name: get_jobs
+-- Jobs by id, in id order.
+SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+       status, started_by, properties, attempt
+  FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
+
 -- name: schema_ready
 -- Whether the core tables exist.
 SELECT to_regclass('toro_jobs') IS NOT NULL AND to_regclass('toro_processes') IS NOT NULL;
