@@ -58,6 +58,35 @@ def common_options() -> argparse.ArgumentParser:
     return parser
 
 
+#: The numeric options of ``start``: flags, type, TORO_* variable, default, help.
+START_NUMBERS: tuple[tuple[tuple[str, ...], type, str, str, str], ...] = (
+    (("-c", "--concurrency"), int, "CONCURRENCY", "10", "jobs run at once"),
+    (
+        ("--shutdown-timeout",),
+        float,
+        "SHUTDOWN_TIMEOUT",
+        "25",
+        "seconds running jobs get on SIGTERM",
+    ),
+    (("--heartbeat-interval",), float, "HEARTBEAT_INTERVAL", "5", "seconds between heartbeats"),
+    (
+        ("--dead-after",),
+        float,
+        "DEAD_AFTER",
+        "30",
+        "seconds without heartbeat before a process is dead",
+    ),
+    (
+        ("--poll-interval",),
+        float,
+        "POLL_INTERVAL",
+        "1",
+        "seconds between polls without notification",
+    ),
+    (("--batch-size",), int, "BATCH_SIZE", "100", "most jobs claimed per statement"),
+)
+
+
 def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(
@@ -67,13 +96,6 @@ def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.Argu
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     start = sub.add_parser("start", parents=[common], help="run a worker process")
-    start.add_argument(
-        "-c",
-        "--concurrency",
-        type=int,
-        default=int(_env("CONCURRENCY", 10)),
-        help="jobs run at once ($TORO_CONCURRENCY, default 10)",
-    )
     start.add_argument(
         "-q",
         "--queue",
@@ -90,36 +112,12 @@ def build_parser(app_factory: Callable[[], Toro] | None = None) -> argparse.Argu
         default=None,
         help="module that defines workers, repeatable ($TORO_REQUIRE, comma-separated)",
     )
-    start.add_argument(
-        "--shutdown-timeout",
-        type=float,
-        default=float(_env("SHUTDOWN_TIMEOUT", 25)),
-        help="seconds to let running jobs finish on SIGTERM ($TORO_SHUTDOWN_TIMEOUT, 25)",
-    )
-    start.add_argument(
-        "--heartbeat-interval",
-        type=float,
-        default=float(_env("HEARTBEAT_INTERVAL", 5)),
-        help="seconds between heartbeats ($TORO_HEARTBEAT_INTERVAL, 5)",
-    )
-    start.add_argument(
-        "--dead-after",
-        type=float,
-        default=float(_env("DEAD_AFTER", 30)),
-        help="seconds without heartbeat before a process is dead ($TORO_DEAD_AFTER, 30)",
-    )
-    start.add_argument(
-        "--poll-interval",
-        type=float,
-        default=float(_env("POLL_INTERVAL", 1)),
-        help="seconds between polls when no notification arrives ($TORO_POLL_INTERVAL, 1)",
-    )
-    start.add_argument(
-        "--batch-size",
-        type=int,
-        default=int(_env("BATCH_SIZE", 100)),
-        help="most jobs claimed per statement ($TORO_BATCH_SIZE, 100)",
-    )
+    for flags, kind, env, default, text in START_NUMBERS:
+        # A string default goes through ``type`` like a typed value, so a bad TORO_* value is
+        # reported by argparse as clearly as a bad flag.
+        start.add_argument(
+            *flags, type=kind, default=_env(env, default), help=f"{text} ($TORO_{env}, {default})"
+        )
     start.add_argument(
         "--synchronous-commit",
         action="store_true",
