@@ -166,3 +166,11 @@ def test_status_command(toro_app, toro_db):
 
     data = json.loads(out.stdout)
     assert data["counts"] == [{"queue": "default", "status": "queued", "jobs": 2}]
+
+
+def test_bad_option_values_are_clear_errors():
+    out = cli("start", env={"TORO_CONCURRENCY": "many", "TORO_DATABASE_URL": "dbname=x"})
+    assert out.returncode == 2 and "invalid int value: 'many'" in out.stderr
+    out = cli("start", "-c", "0", env={"TORO_DATABASE_URL": "dbname=x"})
+    assert out.returncode == 1 and "concurrency must be at least 1" in out.stderr
+    assert "Traceback" not in out.stderr
