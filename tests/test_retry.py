@@ -26,8 +26,7 @@ from retry_workers import (
 )
 
 from toro_core import Toro, UnknownOptionError
-from toro_core.app import set_default_app
-from toro_core.testing import rows, scalar, wait_for
+from toro_core.testing import as_default, rows, scalar, wait_for
 
 PLUGINS = ["retry", "scheduler"]
 FINAL = ("complete", "failed")
@@ -36,14 +35,10 @@ FINAL = ("complete", "failed")
 @pytest.fixture
 def retry_app(make_app: Callable[..., Toro], toro_db: str) -> Iterator[Toro]:
     """The process default app, with toro-retry so its options are accepted at enqueue."""
-    app = make_app(plugins=[toro_retry.plugin])
     with psycopg.connect(toro_db, autocommit=True) as conn:
         conn.execute(RUNS_TABLE)
-    previous = set_default_app(app)
-    try:
+    with as_default(make_app(plugins=[toro_retry.plugin])) as app:
         yield app
-    finally:
-        set_default_app(previous)
 
 
 def job_row(conninfo: str, job_id: int) -> dict[str, Any]:

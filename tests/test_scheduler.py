@@ -19,9 +19,8 @@ from toro_scheduler.schedules import find_schedules, schedule_of
 from toro_scheduler.timing import as_utc, interval_seconds
 from toro_scheduler.triggers import CronTrigger, IntervalTrigger, ticks_between
 
-from toro_core.app import set_default_app
 from toro_core.errors import ConfigurationError, UnknownOptionError
-from toro_core.testing import rows, scalar, wait_for
+from toro_core.testing import as_default, rows, scalar, wait_for
 
 HERE = Path(__file__).parent
 
@@ -29,12 +28,8 @@ HERE = Path(__file__).parent
 @pytest.fixture
 def scheduler_app(make_app):
     """An app with the scheduler plugin, installed as the process default."""
-    app = make_app(plugins=[toro_scheduler.plugin])
-    previous = set_default_app(app)
-    try:
+    with as_default(make_app(plugins=[toro_scheduler.plugin])) as app:
         yield app
-    finally:
-        set_default_app(previous)
 
 
 def job_row(conninfo: str, job_id: int) -> dict:

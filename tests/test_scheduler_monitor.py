@@ -20,8 +20,8 @@ from scheduler_workers import Stamp
 from toro_monitor import MonitorOptions, MonitorPlugin, create_app
 from toro_scheduler.monitor import args_preview, relative, span
 
-from toro_core.app import Toro, set_default_app
-from toro_core.testing import scalar, wait_for
+from toro_core.app import Toro
+from toro_core.testing import as_default, scalar, wait_for
 
 HX = {"HX-Request": "true"}
 ESCAPED = "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;"
@@ -30,12 +30,8 @@ ESCAPED = "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;"
 @pytest.fixture
 def scheduler_app(make_app: Callable[..., Toro]) -> Iterator[Toro]:
     """An app with the scheduler and monitor plugins, the process default (for perform_in)."""
-    app = make_app(plugins=[scheduler_plugin, monitor_plugin])
-    previous = set_default_app(app)
-    try:
+    with as_default(make_app(plugins=[scheduler_plugin, monitor_plugin])) as app:
         yield app
-    finally:
-        set_default_app(previous)
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scheduler_workers import Stamp
 from scheduler_workers_catchup import CATCH_UP
 
-from toro_core.app import set_default_app
-from toro_core.testing import TcpProxy, rows, scalar, wait_for
+from toro_core.testing import TcpProxy, as_default, rows, scalar, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -145,11 +144,8 @@ def test_services_survive_a_database_outage(make_app, toro_db, start_worker):
             plugins=["scheduler"], env={"TORO_DATABASE_URL": proxied},
         )
         wait_for(lambda: len(ticks(toro_db, CATCHING_UP)) >= 1, timeout=15)
-        previous = set_default_app(make_app(plugins=[toro_scheduler.plugin]))
-        try:
+        with as_default(make_app(plugins=[toro_scheduler.plugin])):
             job = Stamp.perform_in(1, "through the outage")  # the test reaches the database
-        finally:
-            set_default_app(previous)
         proxy.cut()
         time.sleep(3)  # the job comes due, and ticks pass, while the worker is cut off
         status = scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,))

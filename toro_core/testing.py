@@ -304,17 +304,23 @@ def make_app(toro_db: str) -> Iterator[Callable[..., Toro]]:
         app.close()
 
 
-@pytest.fixture
-def toro_app(make_app: Callable[..., Toro]) -> Iterator[Toro]:
-    """An app on this test's database with no plugins but the built-ins; the process default."""
+@contextlib.contextmanager
+def as_default(app: Toro) -> Iterator[Toro]:
+    """Make ``app`` the process default (what ``Worker.perform_async`` uses) for the block."""
     from toro_core.app import set_default_app
 
-    app = make_app()
     previous = set_default_app(app)
     try:
         yield app
     finally:
         set_default_app(previous)
+
+
+@pytest.fixture
+def toro_app(make_app: Callable[..., Toro]) -> Iterator[Toro]:
+    """An app on this test's database with no plugins but the built-ins; the process default."""
+    with as_default(make_app()) as app:
+        yield app
 
 
 @pytest.fixture
