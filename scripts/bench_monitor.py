@@ -87,7 +87,7 @@ def index_cost(conninfo: str, jobs: int = 50_000, history: int = 300_000) -> Non
 
     from toro_core import migrate
     from toro_core.app import Toro
-    from toro_core.sql import query
+    from toro_core.store import query
     from toro_core.testing import with_database
 
     scratch = with_database(conninfo, "toro_monitor_idxprobe")

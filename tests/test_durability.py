@@ -122,11 +122,15 @@ def test_database_cut_for_5_seconds(toro_app, toro_db, start_worker, proxy):
     workers = [start_worker(*args, env=env) for _ in range(2)]
     # Cut as soon as every long job runs (however slow the machine), while short jobs flow.
     wait_for(
-        lambda: scalar(
-            toro_db, "SELECT count(*) FROM toro_jobs WHERE id = ANY(%s) AND status = 'running'",
-            (long_ids,),
-        ) == 20
-        and _statuses(toro_db).get("complete", 0) >= 20,
+        lambda: (
+            scalar(
+                toro_db,
+                "SELECT count(*) FROM toro_jobs WHERE id = ANY(%s) AND status = 'running'",
+                (long_ids,),
+            )
+            == 20
+            and _statuses(toro_db).get("complete", 0) >= 20
+        ),
         timeout=20,
         interval=0.01,
     )
@@ -289,7 +293,7 @@ def test_registry_rows_busy_jobs_and_status_command(toro_app, toro_db, start_wor
     )
     assert started <= beat
     wait_for(lambda: scalar(toro_db, "SELECT heartbeat_at FROM toro_processes") > beat, timeout=5)
-    from toro_core.sql import query
+    from toro_core.store import query
 
     with psycopg.connect(toro_db, autocommit=True) as conn:
         [listed] = conn.execute(query("list_processes")).fetchall()
@@ -342,7 +346,7 @@ def test_sync_job_timeout_abandons_its_thread(toro_app, toro_db, start_worker):
 def test_many_processes_recovering_at_once_requeue_each_job_once(toro_db):
     """recover_jobs run by many workers at the same moment: each dead job is requeued once,
     live processes and their jobs are untouched."""
-    from toro_core.sql import query
+    from toro_core.store import query
 
     with psycopg.connect(toro_db, autocommit=True) as conn:
         conn.execute(

@@ -9,6 +9,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from toro_core.runtime.outcomes import OutcomeWriter, PendingOutcome
+from toro_core.store import CoreStore
 from toro_core.testing import rows
 
 
@@ -28,10 +29,10 @@ def _running_jobs(db: str, owner: str, count: int) -> list[int]:
 def _flush(db: str, outcomes: list[PendingOutcome]) -> OutcomeWriter:
     async def main() -> OutcomeWriter:
         async with AsyncConnectionPool(db, kwargs={"autocommit": True}, open=False) as pool:
-            writer = OutcomeWriter(pool, flush_size=100, flush_interval=0.01, limit=1000)
+            writer = OutcomeWriter(CoreStore(pool), flush_size=100, flush_interval=0.01, limit=1000)
             for outcome in outcomes:
                 writer.add(outcome)
-            await writer._flush_once()
+            await writer.flush_once()
             return writer
 
     return anyio.run(main, backend="asyncio")

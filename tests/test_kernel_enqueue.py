@@ -174,7 +174,7 @@ def test_register_and_unregister_middleware_in_code(toro_app):
 
     plugin = Middleware()
     toro_app.register(plugin, name="mine")
-    assert toro_app.pm.get_plugin("mine") is plugin
+    assert toro_app.plugin_manager.get_plugin("mine") is plugin
     assert toro_app.has("around_job")
     toro_app.unregister(plugin)
     assert not toro_app.has("around_job")

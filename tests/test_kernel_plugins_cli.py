@@ -60,11 +60,11 @@ def test_example_plugin_blocked_by_environment(toro_app, toro_db, start_worker):
 def test_allow_and_block_lists(toro_db, monkeypatch):
     monkeypatch.delenv(ALLOW_ENV, raising=False)
     monkeypatch.setenv(BLOCK_ENV, "example")
-    names = {name for name, _ in Toro(toro_db).pm.list_name_plugin()}
+    names = {name for name, _ in Toro(toro_db).plugin_manager.list_name_plugin()}
     assert "example" not in names and "core" in names
     monkeypatch.delenv(BLOCK_ENV)
     monkeypatch.setenv(ALLOW_ENV, "example")
-    names = {name for name, _ in Toro(toro_db).pm.list_name_plugin()}
+    names = {name for name, _ in Toro(toro_db).plugin_manager.list_name_plugin()}
     assert names == {"example", "core"}
 
 
@@ -170,7 +170,17 @@ def test_status_command(toro_app, toro_db):
 
 def test_bad_option_values_are_clear_errors():
     out = cli("start", env={"TORO_CONCURRENCY": "many", "TORO_DATABASE_URL": "dbname=x"})
-    assert out.returncode == 2 and "invalid int value: 'many'" in out.stderr
-    out = cli("start", "-c", "0", env={"TORO_DATABASE_URL": "dbname=x"})
-    assert out.returncode == 1 and "concurrency must be at least 1" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert out.returncode == 2 and "'many' is not a whole number" in out.stderr
+    refused = {
+        ("-c", "0"): "--concurrency: '0' is not a whole number of at least 1",
+        ("-c", "5000"): "concurrency must be between 1 and 1000",
+        ("--batch-size", "0"): "--batch-size: '0' is not a whole number of at least 1",
+        ("--poll-interval", "0"): "--poll-interval: '0' is not a number of seconds above 0",
+        ("--poll-interval", "nan"): "--poll-interval: 'nan' is not a number of seconds above 0",
+        ("--shutdown-timeout", "-5"): "--shutdown-timeout: '-5' is not a number of seconds, 0",
+        ("-q", ""): "queue names must be non-empty",
+    }
+    for args, message in refused.items():
+        out = cli("start", *args, env={"TORO_DATABASE_URL": "dbname=x"})
+        assert out.returncode in (1, 2) and message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr

@@ -74,7 +74,7 @@ def test_plain_asgi_app_mounts_in_starlette(make_app, toro_db):
 
 def test_monitor_subcommand_is_registered(make_app):
     toro = make_app(plugins=[monitor_plugin])
-    parser = build_parser(lambda: toro)
+    parser = build_parser(toro)
     args = parser.parse_args(["monitor", "--host", "0.0.0.0", "--port", "9001"])
     assert (args.host, args.port, args.poll_interval) == ("0.0.0.0", 9001, 3000)
     assert args.handler.__module__ == "toro_monitor.cli"

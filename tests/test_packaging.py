@@ -70,7 +70,7 @@ def test_wheels_install_alone_and_list_every_plugin(tmp_path: Path):
             "t = r.files('toro_monitor');"
             "print(t.joinpath('templates/toro_monitor/base.html').is_file(),"
             " any(p.name.startswith('htmx-2.0') for p in t.joinpath('static').iterdir()),"
-            " r.files('toro_core.sql').joinpath('queries.sql').is_file(),"
+            " r.files('toro_core.store').joinpath('queries.sql').is_file(),"
             " r.files('toro_scheduler')"
             ".joinpath('templates/toro_scheduler/scheduled.html').is_file())",
         ],

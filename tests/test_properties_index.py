@@ -38,7 +38,10 @@ def execute(conninfo: str, *statements: str) -> None:
 def toro_cli(conninfo: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TORO_DATABASE_URL=conninfo, TORO_PLUGINS="properties")
     return subprocess.run(
-        [sys.executable, "-m", "toro_core", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "toro_core", *args],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
@@ -138,9 +141,13 @@ def test_a_build_that_existing_values_refuse_leaves_nothing_behind(toro_db):
     with pytest.raises(PropertyIndexError, match="cannot index property 'comments_count' as int"):
         create_property_index(toro_db, "comments_count", "int")
     assert list_property_indexes(toro_db) == []
-    assert scalar(
-        toro_db, "SELECT count(*) FROM pg_class WHERE relname = 'toro_jobs_prop_comments_count_int'"
-    ) == 0
+    assert (
+        scalar(
+            toro_db,
+            "SELECT count(*) FROM pg_class WHERE relname = 'toro_jobs_prop_comments_count_int'",
+        )
+        == 0
+    )
     # as text it works
     assert create_property_index(toro_db, "comments_count", "text").valid
 

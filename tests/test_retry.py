@@ -174,11 +174,10 @@ def test_enqueue_without_the_plugin_rejects_retry_options(make_app):
         app.client.enqueue(Flaky, ["never", 1])
 
 
-def test_without_the_scheduler_a_retry_fails_loudly(retry_app, toro_db, start_worker):
-    job = Flaky.perform_async("no-scheduler", 1)
-    worker = start_worker("-r", "retry_workers", plugins=["retry"])
-    assert "status 'scheduled' is not registered" in worker.log()
+def test_retries_need_no_other_plugin(retry_app, toro_db, start_worker):
+    """The waiting status and its promoter are the kernel's: toro-retry alone retries."""
+    job = Flaky.perform_async("retry-alone", 1)
+    start_worker("-r", "retry_workers", plugins=["retry"])
     row = wait_final(toro_db, job.id)
-    assert (row["status"], row["attempt"]) == ("failed", 1)
-    assert row["properties"]["error:outcome"] == "unknown status 'scheduled'"
+    assert (row["status"], row["attempt"]) == ("complete", 2)
     assert len(row["properties"]["retry:errors"]) == 1

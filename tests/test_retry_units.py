@@ -20,7 +20,7 @@ from toro_retry.options import (
     policy_for,
 )
 
-from toro_core import Execution, Job, Outcome, Status, Toro, Worker, hookimpl
+from toro_core import Execution, Job, Outcome, Toro, Worker
 from toro_core.runtime.executor import Executor
 
 # ------------------------------------------------------------------------------ formulas
@@ -155,9 +155,19 @@ def test_history_entries_and_limit():
 def make_job(attempt: int = 1, properties: dict[str, Any] | None = None) -> Job:
     now = datetime.now(UTC)
     return Job(
-        id=1, queue="default", class_name="x.Y", args=[], name=None, created_at=now,
-        scheduled_at=None, started_at=now, finished_at=None, status="running",
-        started_by="host:1", properties=properties or {}, attempt=attempt,
+        id=1,
+        queue="default",
+        class_name="x.Y",
+        args=[],
+        name=None,
+        created_at=now,
+        scheduled_at=None,
+        started_at=now,
+        finished_at=None,
+        status="running",
+        started_by="host:1",
+        properties=properties or {},
+        attempt=attempt,
     )
 
 
@@ -188,7 +198,9 @@ def test_failure_reschedules_and_appends_to_the_rows_history():
     previous = {"class": "OSError", "message": "first", "at": "2026-01-01T00:00", "attempt": 1}
     before = datetime.now(UTC)
     execution = run_attempt(
-        worker(retry_interval=30), OSError("second"), attempt=2,
+        worker(retry_interval=30),
+        OSError("second"),
+        attempt=2,
         properties={"retry:errors": [previous]},
     )
     outcome = execution.outcome
@@ -288,14 +300,6 @@ def test_bad_options_fail_the_attempt_before_perform():
 # ------------------------------------------------------------------------------ with the kernel
 
 
-class _ScheduledStatus:
-    """Stands in for toro-scheduler's status so the kernel accepts the outcome in-process."""
-
-    @hookimpl
-    def statuses(self) -> list[Status]:
-        return [Status("scheduled", "Scheduled", "#6f42c1", final=False)]
-
-
 class KernelFlaky(Worker):
     retry_interval = 60
     max_attempts = 2
@@ -305,7 +309,7 @@ class KernelFlaky(Worker):
 
 
 def test_the_kernel_keeps_error_properties_and_the_scheduled_outcome():
-    plugins = [toro_retry.plugin, _ScheduledStatus()]
+    plugins = [toro_retry.plugin]
     app = Toro("dbname=unused", plugins=plugins, load_entry_points=False)
     job = make_job().evolve(class_name=KernelFlaky.class_name())
 
@@ -325,7 +329,9 @@ def test_the_kernel_keeps_error_properties_and_the_scheduled_outcome():
 
 def test_monitor_section_lists_every_attempt_escaped():
     import jinja2
-    from toro_retry.monitor import VIEW
+    from toro_retry.monitor import retries_view
+
+    VIEW = retries_view()
 
     history = [
         {"class": "RuntimeError", "message": "<b>one</b>", "at": "2026-01-01T00:00", "attempt": 1},

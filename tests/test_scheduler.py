@@ -1,14 +1,12 @@
-"""toro-scheduler: perform_in / perform_at, their input rules, the status, triggers, the CLI."""
+"""toro-scheduler: periodic schedule options, triggers and the ``schedules`` CLI."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -16,11 +14,10 @@ import pytest
 import toro_scheduler.plugin
 from scheduler_workers import Stamp
 from toro_scheduler.schedules import find_schedules, schedule_of
-from toro_scheduler.timing import as_utc, interval_seconds
 from toro_scheduler.triggers import CronTrigger, IntervalTrigger, ticks_between
 
-from toro_core.errors import ConfigurationError, UnknownOptionError
-from toro_core.testing import as_default, rows, scalar, wait_for
+from toro_core.errors import UnknownOptionError
+from toro_core.testing import as_default
 
 HERE = Path(__file__).parent
 
@@ -43,32 +40,6 @@ def job_row(conninfo: str, job_id: int) -> dict:
 
 
 # ------------------------------------------------------------------------ input rules (no I/O)
-
-
-def test_interval_rules():
-    assert interval_seconds(2) == 2.0
-    assert interval_seconds(timedelta(minutes=1, milliseconds=500)) == 60.5
-    assert interval_seconds(0) == 0.0
-    with pytest.raises(ValueError, match="negative"):
-        interval_seconds(-1)
-    with pytest.raises(ValueError, match="finite"):
-        interval_seconds(float("nan"))
-    for bad in ("10", True, None, datetime.now(UTC)):
-        with pytest.raises(TypeError, match=r"seconds or a datetime\.timedelta"):
-            interval_seconds(bad)
-
-
-def test_moment_rules():
-    aware = datetime(2030, 1, 1, 10, tzinfo=UTC) + timedelta(hours=0)
-    paris = aware.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
-    assert as_utc(paris) == aware and as_utc(paris).tzinfo is UTC
-    assert as_utc(datetime(2030, 1, 1, 10)) == aware  # naive is read as UTC
-    with pytest.raises(TypeError, match="perform_in"):
-        as_utc(1_900_000_000)
-    with pytest.raises(TypeError, match="a date has no time"):
-        as_utc(date(2030, 1, 1))
-    with pytest.raises(TypeError, match="expected a datetime"):
-        as_utc("2030-01-01")
 
 
 def test_cron_trigger_seconds_first_and_time_zone():
@@ -136,106 +107,6 @@ def test_schedule_options_need_the_plugin(toro_app):
         toro_app.check_worker(scheduler_workers_periodic.EverySecond)
 
 
-# ------------------------------------------------------------------------ status and errors
-
-
-def test_scheduled_status_is_registered(scheduler_app):
-    status = scheduler_app.statuses["scheduled"]
-    assert status.label == "Scheduled" and not status.final
-    assert scheduler_app.statuses.owners["scheduled"] != "core"
-
-
-def test_perform_in_without_the_package_names_it(scheduler_app, monkeypatch):
-    monkeypatch.setitem(sys.modules, "toro_scheduler.enqueue", None)
-    with pytest.raises(ImportError, match="pip install toro-scheduler"):
-        Stamp.perform_in(5)
-    with pytest.raises(ImportError, match="toro-scheduler"):
-        asyncio.run(Stamp.aperform_at(datetime.now(UTC)))
-
-
-def test_perform_in_with_the_plugin_inactive_says_so(toro_app):
-    with pytest.raises(ConfigurationError, match="'scheduler' entry point"):
-        Stamp.perform_in(5)
-
-
-def test_bad_input_is_refused_before_any_write(scheduler_app, toro_db):
-    with pytest.raises(ValueError, match="negative"):
-        Stamp.perform_in(-3)
-    with pytest.raises(TypeError, match="expected a datetime"):
-        Stamp.perform_at(time.time())
-    with pytest.raises(TypeError, match="JSON"):
-        Stamp.perform_in(5, object())
-    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
-
-
-# ------------------------------------------------------------------------ storing
-
-
-def test_future_is_scheduled_past_is_queued(scheduler_app, toro_db):
-    later = Stamp.perform_in(timedelta(hours=1), "later")
-    assert later.status == "scheduled"
-    assert abs((later.scheduled_at - datetime.now(UTC)).total_seconds() - 3600) < 5
-    naive = Stamp.perform_at(datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=2))
-    assert naive.status == "scheduled"
-    assert abs((naive.scheduled_at - datetime.now(UTC)).total_seconds() - 7200) < 5
-    past = Stamp.perform_at(datetime(2020, 5, 1, 12, tzinfo=UTC), "past")
-    assert past.status == "queued" and past.scheduled_at == datetime(2020, 5, 1, 12, tzinfo=UTC)
-    now = Stamp.perform_in(0)
-    assert now.status == "queued"
-
-
-def test_perform_in_joins_the_callers_transaction(scheduler_app, toro_db):
-    with psycopg.connect(toro_db) as conn:
-        job = Stamp.perform_in(60, "rolled back", connection=conn)
-        assert job.status == "scheduled"
-        conn.rollback()
-    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
-
-
-def test_async_twins(scheduler_app, toro_db):
-    async def main():
-        try:
-            a = await Stamp.aperform_in(timedelta(seconds=90), "a")
-            b = await Stamp.aperform_at(datetime.now(UTC) + timedelta(minutes=3), "b")
-            c = await Stamp.aperform_at(datetime.now(UTC) - timedelta(minutes=3), "c")
-            return a, b, c
-        finally:
-            await scheduler_app.aclient.close()
-
-    a, b, c = asyncio.run(main())
-    assert (a.status, b.status, c.status) == ("scheduled", "scheduled", "queued")
-    assert rows(toro_db, "SELECT status FROM toro_jobs ORDER BY id") == [
-        ("scheduled",), ("scheduled",), ("queued",)
-    ]
-
-
-# ------------------------------------------------------------------------ worker processes
-
-
-def test_perform_in_runs_no_earlier_and_about_a_second_after(scheduler_app, toro_db, start_worker):
-    worker = start_worker("-r", "scheduler_workers", "-c", "2", plugins=["scheduler"])
-    job = Stamp.perform_in(2, "on time")
-    assert job.status == "scheduled"
-    due = job.scheduled_at
-    # not run before its time: still scheduled a moment before it is due
-    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 0.3))
-    assert job_row(toro_db, job.id)["status"] == "scheduled"
-    wait_for(lambda: job_row(toro_db, job.id)["status"] == "complete", timeout=10)
-    row = job_row(toro_db, job.id)
-    late = (row["started_at"] - row["scheduled_at"]).total_seconds()
-    assert 0 <= late < 1.0, f"started {late:.3f}s after its time"
-    assert worker.popen.poll() is None
-
-
-def test_perform_at_in_the_past_runs_at_once(scheduler_app, toro_db, start_worker):
-    start_worker("-r", "scheduler_workers", plugins=["scheduler"])
-    enqueued = time.monotonic()
-    job = Stamp.perform_at(datetime.now(UTC) - timedelta(days=1), "overdue")
-    assert job.status == "queued"
-    wait_for(lambda: job_row(toro_db, job.id)["status"] == "complete", timeout=10)
-    assert time.monotonic() - enqueued < 2.0
-
-
 # ------------------------------------------------------------------------ CLI
 
 
@@ -248,7 +119,10 @@ def run_cli(toro_db: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
     return subprocess.run(
         [sys.executable, "-m", "toro_core", *args],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

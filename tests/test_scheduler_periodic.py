@@ -66,8 +66,9 @@ def assert_consecutive(times: list[datetime]) -> None:
 
 def test_three_workers_enqueue_every_tick_exactly_once(toro_db, start_worker):
     handles = [
-        start_worker("-r", "scheduler_workers_periodic", "-c", "4", plugins=["scheduler"],
-                     wait_ready=False)
+        start_worker(
+            "-r", "scheduler_workers_periodic", "-c", "4", plugins=["scheduler"], wait_ready=False
+        )
         for _ in range(3)
     ]
     for handle in handles:
@@ -102,14 +103,23 @@ def test_missed_ticks_inside_the_window_are_caught_up_once(toro_db, start_worker
         for _ in range(2)
     ]
     wait_for(
-        lambda: scalar(toro_db, "SELECT count(*) FROM toro_schedule_ticks WHERE tick_at > %s",
-                       (restart + 2 * ONE_SECOND,)),
+        lambda: scalar(
+            toro_db,
+            "SELECT count(*) FROM toro_schedule_ticks WHERE tick_at > %s",
+            (restart + 2 * ONE_SECOND,),
+        ),
         timeout=30,
     )
     # the caught-up jobs run like any other
     wait_for(
-        lambda: scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status <> 'complete' "
-                       "AND scheduled_at < %s", (restart,)) == 0,
+        lambda: (
+            scalar(
+                toro_db,
+                "SELECT count(*) FROM toro_jobs WHERE status <> 'complete' AND scheduled_at < %s",
+                (restart,),
+            )
+            == 0
+        ),
         timeout=15,
     )
     for handle in again:
@@ -140,8 +150,12 @@ def test_services_survive_a_database_outage(make_app, toro_db, start_worker):
     try:
         proxied = make_conninfo(toro_db, host="127.0.0.1", port=str(proxy.port))
         worker = start_worker(
-            "-r", "scheduler_workers", "-r", "scheduler_workers_catchup",
-            plugins=["scheduler"], env={"TORO_DATABASE_URL": proxied},
+            "-r",
+            "scheduler_workers",
+            "-r",
+            "scheduler_workers_catchup",
+            plugins=["scheduler"],
+            env={"TORO_DATABASE_URL": proxied},
         )
         wait_for(lambda: len(ticks(toro_db, CATCHING_UP)) >= 1, timeout=15)
         with as_default(make_app(plugins=[toro_scheduler.plugin])):
@@ -153,13 +167,16 @@ def test_services_survive_a_database_outage(make_app, toro_db, start_worker):
         cut_until = datetime.now(UTC)
         proxy.restore()
         wait_for(
-            lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,))
-            == "complete",
+            lambda: (
+                scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,))
+                == "complete"
+            ),
             timeout=20,
         )
         wait_for(
-            lambda: scalar(toro_db, "SELECT count(*) FROM toro_schedule_ticks WHERE tick_at > %s",
-                           (cut_until,)),
+            lambda: scalar(
+                toro_db, "SELECT count(*) FROM toro_schedule_ticks WHERE tick_at > %s", (cut_until,)
+            ),
             timeout=20,
         )
         assert worker.popen.poll() is None

@@ -4,8 +4,9 @@ The public face of the kernel::
 
     from toro_core import Worker, hookimpl
 
-Plugins implement hooks from :mod:`toro_core.hookspecs` with ``@hookimpl`` and register in
-the entry point group ``toro``::
+Plugins implement hooks from :mod:`toro_core.hookspecs` with ``@hookimpl``, use what
+:mod:`toro_core.plugin` offers beyond this module, and register in the entry point group
+``toro``::
 
     [project.entry-points.toro]
     my_plugin = "my_package.plugin"
@@ -29,6 +30,8 @@ from toro_core.errors import (
     ConfigurationError,
     DatabaseUnavailable,
     JobTimeout,
+    SchemaMissing,
+    StatementError,
     ToroError,
     UnknownOptionError,
     UnknownWorkerError,
@@ -38,7 +41,6 @@ from toro_core.markers import hookimpl, hookspec
 from toro_core.migrate import MigrationSource
 from toro_core.outcome import Execution, Outcome
 from toro_core.statuses import Status
-from toro_core.views import MonitorView
 from toro_core.worker import Worker
 
 __version__ = "0.1.0"
@@ -50,8 +52,9 @@ __all__ = [
     "Job",
     "JobTimeout",
     "MigrationSource",
-    "MonitorView",
     "Outcome",
+    "SchemaMissing",
+    "StatementError",
     "Status",
     "Toro",
     "ToroError",

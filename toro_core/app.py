@@ -24,8 +24,10 @@ from toro_core.statuses import Status, StatusRegistry
 from toro_core.worker import check_options
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from toro_core.outcome import Execution
-    from toro_core.views import MonitorView
+    from toro_core.runtime import WorkerProcess
     from toro_core.worker import Worker
 
 
@@ -40,7 +42,7 @@ class Toro:
         load_entry_points: bool = True,
     ) -> None:
         self._database_url = database_url
-        self.pm: pluggy.PluginManager = build_plugin_manager(
+        self.plugin_manager: pluggy.PluginManager = build_plugin_manager(
             load_entry_points=load_entry_points, plugins=plugins
         )
         self.client = Client(self)
@@ -54,15 +56,47 @@ class Toro:
         """The conninfo: given at construction, else ``$TORO_DATABASE_URL``."""
         return settings.database_url(self._database_url)
 
+    @database_url.setter
+    def database_url(self, url: str) -> None:
+        self._database_url = url
+        self.close()  # the sync pool, if open, pointed at the old database
+
+    def migrate(self) -> list[Migration]:
+        """Apply the migrations of the kernel and of this app's plugins that are not applied
+        yet (what ``toro-core migrate`` does); return those applied now."""
+        from toro_core.migrate import apply
+
+        return apply(self.database_url, self.migrations())
+
+    def worker(
+        self, *, signals: bool = False, **options: Any
+    ) -> AbstractAsyncContextManager[WorkerProcess]:
+        """Run a worker in the current event loop for the duration of an ``async with`` block.
+
+        ``options`` are :class:`~toro_core.settings.WorkerSettings` fields (``concurrency``,
+        ``queues``, ``shutdown_timeout``...). No signal handlers are installed unless
+        ``signals`` is true (then SIGTERM and SIGINT stop it as they stop ``toro-core start``);
+        the block's end stops the worker gracefully. For a FastAPI or Litestar lifespan::
+
+            async with app.worker(concurrency=10, queues=["default"]):
+                yield
+        """
+        from toro_core.runtime import embedded_worker
+        from toro_core.settings import WorkerSettings
+
+        if "queues" in options:
+            options["queues"] = tuple(options["queues"])
+        return embedded_worker(self, WorkerSettings(**options), signals=signals)
+
     def register(self, plugin: object, name: str | None = None) -> None:
         """Add a plugin object (an application's own middleware) to this app."""
-        self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        self.plugin_manager.register(plugin, name=name)
+        self.plugin_manager.check_pending()
         self._reset()
 
     def unregister(self, plugin: object) -> None:
         """Remove a plugin registered with :meth:`register`."""
-        self.pm.unregister(plugin)
+        self.plugin_manager.unregister(plugin)
         self._reset()
 
     def _reset(self) -> None:
@@ -84,10 +118,10 @@ class Toro:
     def statuses(self) -> StatusRegistry:
         """Every status registered through the ``statuses`` hook (core's first)."""
         contributions = []
-        for impl in reversed(self.pm.hook.statuses.get_hookimpls()):
+        for impl in reversed(self.plugin_manager.hook.statuses.get_hookimpls()):
             result = cast("Iterable[Status] | None", impl.function())
             if result:
-                contributions.append((plugin_name(self.pm, impl.plugin), list(result)))
+                contributions.append((plugin_name(self.plugin_manager, impl.plugin), list(result)))
         contributions.sort(key=lambda item: item[0] != "core")
         return StatusRegistry(contributions)
 
@@ -95,7 +129,7 @@ class Toro:
     def worker_options(self) -> dict[str, str]:
         """Every worker option that the kernel and the plugins declare."""
         options: dict[str, str] = {}
-        for result in self.pm.hook.worker_options():
+        for result in self.plugin_manager.hook.worker_options():
             options.update(result or {})
         return options
 
@@ -103,12 +137,12 @@ class Toro:
         """Raise if ``worker_class`` sets an option nobody declares (checked once per class)."""
         if worker_class not in self._checked:
             check_options(worker_class, self.worker_options)
-            self.pm.hook.check_worker(worker_class=worker_class)
+            self.plugin_manager.hook.check_worker(worker_class=worker_class)
             self._checked.add(worker_class)
 
     def migration_sources(self) -> list[MigrationSource]:
         sources: list[MigrationSource] = []
-        for result in self.pm.hook.migrations():
+        for result in self.plugin_manager.hook.migrations():
             if isinstance(result, MigrationSource):
                 sources.append(result)
             elif result:
@@ -118,41 +152,39 @@ class Toro:
     def migrations(self) -> list[Migration]:
         return discover(self.migration_sources())
 
-    def monitor_views(self) -> list[MonitorView]:
-        views: list[MonitorView] = []
-        for result in reversed(self.pm.hook.monitor_views()):
-            views.extend(result or ())
-        return views
-
     # ------------------------------------------------------------ hook facade
 
     @functools.cached_property
     def _has_impls(self) -> dict[str, bool]:
         names = ("job_enqueued", "job_started", "job_finished", "around_job")
-        return {name: bool(getattr(self.pm.hook, name).get_hookimpls()) for name in names}
+        return {
+            name: bool(getattr(self.plugin_manager.hook, name).get_hookimpls()) for name in names
+        }
 
     def job_name(self, worker_class: type[Worker], args: Sequence[Any]) -> str | None:
-        result = self.pm.hook.job_name(worker_class=worker_class, args=args)
+        result = self.plugin_manager.hook.job_name(worker_class=worker_class, args=args)
         return None if result is None else str(result)
 
     def job_namer(self, worker_class: type[Worker]) -> Callable[[Sequence[Any]], str | None] | None:
         """A name function for bulk enqueue, or ``None`` when no plugin would name the jobs."""
-        impls = self.pm.hook.job_name.get_hookimpls()
-        only_builtin = len(impls) == 1 and plugin_name(self.pm, impls[0].plugin) == "core"
+        impls = self.plugin_manager.hook.job_name.get_hookimpls()
+        only_builtin = (
+            len(impls) == 1 and plugin_name(self.plugin_manager, impls[0].plugin) == "core"
+        )
         if only_builtin and getattr(worker_class, "job_name", None) is None:
             return None
         return lambda args: self.job_name(worker_class, args)
 
     def notify_enqueued(self, jobs: Sequence[Job]) -> None:
         if self._has_impls["job_enqueued"]:
-            self.pm.hook.job_enqueued(jobs=jobs)
+            self.plugin_manager.hook.job_enqueued(jobs=jobs)
 
     def around_job(self, execution: Execution) -> list[Any]:
         """The middleware managers for one attempt, outermost first."""
         if not self._has_impls["around_job"]:
             return []
         managers = []
-        for result in self.pm.hook.around_job(execution=execution):
+        for result in self.plugin_manager.hook.around_job(execution=execution):
             if result is None:
                 continue
             if not hasattr(result, "__aenter__") and callable(result):
@@ -167,7 +199,7 @@ class Toro:
         """Call ``job_started`` or ``job_finished``, awaiting async implementations."""
         if not self._has_impls[event]:
             return
-        for result in getattr(self.pm.hook, event)(execution=execution):
+        for result in getattr(self.plugin_manager.hook, event)(execution=execution):
             if inspect.isawaitable(result):
                 await result
 

@@ -1,27 +1,29 @@
 """Inserting jobs: the sync :class:`Client` and the async :class:`AsyncClient`.
 
 Both build the same statement parameters (:func:`job_params`), check the arguments are JSON
-before anything is written, and insert a job in one round trip (a bulk in one statement). A
-caller's own connection may be passed; the job is then part of the caller's transaction.
+before anything is written, and insert a job in one round trip (a bulk in one statement)
+through the kernel's store. A caller's own connection may be passed; the job is then part of
+the caller's transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from toro_core.encoding import encode_args, encode_properties
-from toro_core.job import Job
-from toro_core.sql import query
+from toro_core.store import CoreStore, CoreSyncStore
+from toro_core.timing import utcnow
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
+    from toro_core.job import Job
     from toro_core.worker import Worker
 
 
@@ -83,18 +85,28 @@ def bulk_params(
     }
 
 
+def placement(when: datetime) -> dict[str, Any]:
+    """Status and due time of a job asked to run at ``when``: ``scheduled`` in the future,
+    ``queued`` at once when it is already due (``scheduled_at`` still records the time)."""
+    status = "scheduled" if when > utcnow() else "queued"
+    return {"status": status, "scheduled_at": when}
+
+
 class Client:
     """Enqueues from synchronous code through a small lazily opened connection pool."""
 
     def __init__(self, app: Toro) -> None:
         self.app = app
-        self._pool: ConnectionPool[Any] | None = None
+        self._store: CoreSyncStore | None = None
         self._lock = threading.Lock()
 
-    def _connection_pool(self) -> ConnectionPool[Any]:
+    def store(self, connection: psycopg.Connection[Any] | None = None) -> CoreSyncStore:
+        """The kernel's sync store: on ``connection`` when given, else on the client's pool."""
+        if connection is not None:
+            return CoreSyncStore(connection=connection)
         with self._lock:
-            if self._pool is None:
-                self._pool = ConnectionPool(
+            if self._store is None:
+                pool: ConnectionPool[Any] = ConnectionPool(
                     self.app.database_url,
                     min_size=1,
                     max_size=8,
@@ -102,24 +114,14 @@ class Client:
                     name="toro-client",
                     open=True,
                 )
-            return self._pool
+                self._store = CoreSyncStore(pool)
+            return self._store
 
     def close(self) -> None:
         with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
-
-    def insert(self, params: dict[str, Any], connection: psycopg.Connection[Any] | None) -> Job:
-        """Insert one job from :func:`job_params` and run the ``job_enqueued`` hook."""
-        if connection is not None:
-            row = _fetch_one(connection, params)
-        else:
-            with self._connection_pool().connection() as conn:
-                row = _fetch_one(conn, params)
-        job = Job.from_row(row)
-        self.app.notify_enqueued([job])
-        return job
+            if self._store is not None and self._store.pool is not None:
+                self._store.pool.close()
+            self._store = None
 
     def enqueue(
         self,
@@ -129,7 +131,11 @@ class Client:
         connection: psycopg.Connection[Any] | None = None,
         **options: Any,
     ) -> Job:
-        return self.insert(job_params(self.app, worker_class, args, **options), connection)
+        """Insert one job (``options`` as :func:`job_params`) and run ``job_enqueued``."""
+        params = job_params(self.app, worker_class, args, **options)
+        job = self.store(connection).insert_job(params)
+        self.app.notify_enqueued([job])
+        return job
 
     def enqueue_bulk(
         self,
@@ -139,45 +145,38 @@ class Client:
         connection: psycopg.Connection[Any] | None = None,
         **options: Any,
     ) -> list[int]:
+        """Insert one job per argument tuple in one statement; return their ids in order."""
         params = bulk_params(self.app, worker_class, args_list, **options)
         if not params["args"]:
             return []
-        if connection is not None:
-            return self._insert_bulk(connection, params)
-        with self._connection_pool().connection() as conn:
-            return self._insert_bulk(conn, params)
+        if connection is None and self.app.has("job_enqueued"):
+            # the hook reads the rows back on the connection that inserted them
+            with self.store().connection() as conn:
+                return self._insert_bulk(CoreSyncStore(connection=conn), params)
+        return self._insert_bulk(self.store(connection), params)
 
-    def _insert_bulk(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> list[int]:
-        ids = [row[0] for row in conn.execute(query("insert_jobs"), params)]
+    def _insert_bulk(self, store: CoreSyncStore, params: dict[str, Any]) -> list[int]:
+        ids = store.insert_jobs(params)
         if self.app.has("job_enqueued"):  # rows are read back only when a plugin listens
-            with conn.cursor(row_factory=dict_row) as cur:
-                cur.execute(query("get_jobs"), {"ids": ids})
-                self.app.notify_enqueued([Job.from_row(row) for row in cur.fetchall()])
+            self.app.notify_enqueued(store.get_jobs(ids))
         return ids
 
 
-def _fetch_one(conn: psycopg.Connection[Any], params: dict[str, Any]) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query("insert_job"), params)
-        row = cur.fetchone()
-    assert row is not None
-    return row
-
-
 class AsyncClient:
-    """Enqueues from async code; the pool is opened on first use in the running event loop."""
+    """Enqueues from async code; a pool is opened on first use in each running event loop."""
 
     def __init__(self, app: Toro) -> None:
         self.app = app
-        self._pools: dict[int, AsyncConnectionPool[Any]] = {}
+        self._stores: dict[int, CoreStore] = {}
 
-    async def _connection_pool(self) -> AsyncConnectionPool[Any]:
-        import asyncio
-
+    async def store(self, connection: psycopg.AsyncConnection[Any] | None = None) -> CoreStore:
+        """The kernel's async store: on ``connection`` when given, else on this loop's pool."""
+        if connection is not None:
+            return CoreStore(connection=connection)
         loop = id(asyncio.get_running_loop())
-        pool = self._pools.get(loop)
-        if pool is None:
-            pool = AsyncConnectionPool(
+        store = self._stores.get(loop)
+        if store is None:
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
                 self.app.database_url,
                 min_size=1,
                 max_size=8,
@@ -186,25 +185,14 @@ class AsyncClient:
                 open=False,
             )
             await pool.open()
-            self._pools[loop] = pool
-        return pool
+            store = self._stores[loop] = CoreStore(pool)
+        return store
 
     async def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.close()
-
-    async def insert(
-        self, params: dict[str, Any], connection: psycopg.AsyncConnection[Any] | None
-    ) -> Job:
-        if connection is not None:
-            row = await _afetch_one(connection, params)
-        else:
-            async with (await self._connection_pool()).connection() as conn:
-                row = await _afetch_one(conn, params)
-        job = Job.from_row(row)
-        self.app.notify_enqueued([job])
-        return job
+        stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            if store.pool is not None:
+                await store.pool.close()
 
     async def enqueue(
         self,
@@ -214,7 +202,11 @@ class AsyncClient:
         connection: psycopg.AsyncConnection[Any] | None = None,
         **options: Any,
     ) -> Job:
-        return await self.insert(job_params(self.app, worker_class, args, **options), connection)
+        """The awaitable twin of :meth:`Client.enqueue`."""
+        params = job_params(self.app, worker_class, args, **options)
+        job = await (await self.store(connection)).insert_job(params)
+        self.app.notify_enqueued([job])
+        return job
 
     async def enqueue_bulk(
         self,
@@ -224,29 +216,18 @@ class AsyncClient:
         connection: psycopg.AsyncConnection[Any] | None = None,
         **options: Any,
     ) -> list[int]:
+        """The awaitable twin of :meth:`Client.enqueue_bulk`."""
         params = bulk_params(self.app, worker_class, args_list, **options)
         if not params["args"]:
             return []
-        if connection is not None:
-            return await self._insert_bulk(connection, params)
-        async with (await self._connection_pool()).connection() as conn:
-            return await self._insert_bulk(conn, params)
+        store = await self.store(connection)
+        if connection is None and self.app.has("job_enqueued"):
+            async with store.connection() as conn:
+                return await self._insert_bulk(CoreStore(connection=conn), params)
+        return await self._insert_bulk(store, params)
 
-    async def _insert_bulk(
-        self, conn: psycopg.AsyncConnection[Any], params: dict[str, Any]
-    ) -> list[int]:
-        cur = await conn.execute(query("insert_jobs"), params)
-        ids = [row[0] for row in await cur.fetchall()]
-        if self.app.has("job_enqueued"):  # rows are read back only when a plugin listens
-            async with conn.cursor(row_factory=dict_row) as rows:
-                await rows.execute(query("get_jobs"), {"ids": ids})
-                self.app.notify_enqueued([Job.from_row(row) for row in await rows.fetchall()])
+    async def _insert_bulk(self, store: CoreStore, params: dict[str, Any]) -> list[int]:
+        ids = await store.insert_jobs(params)
+        if self.app.has("job_enqueued"):
+            self.app.notify_enqueued(await store.get_jobs(ids))
         return ids
-
-
-async def _afetch_one(conn: psycopg.AsyncConnection[Any], params: dict[str, Any]) -> dict[str, Any]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query("insert_job"), params)
-        row = await cur.fetchone()
-    assert row is not None
-    return row

@@ -19,10 +19,26 @@ class ConfigurationError(ToroError):
 
 
 class DatabaseUnavailable(ToroError):
-    """The PostgreSQL server could not be reached."""
+    """The PostgreSQL server could not be reached.
+
+    Raised for connection failures, broken connections, pool timeouts and cancelled
+    statements: what waiting and trying again can cure. Loops that talk to the database back
+    off and retry on this error (see :class:`toro_core.plugin.Retry`).
+    """
 
 
-class SchemaMissing(ToroError):
+class StatementError(ToroError):
+    """The database refused a statement (a constraint, a cast, a missing table...).
+
+    Trying again will not help. ``sqlstate`` holds PostgreSQL's error code when there is one.
+    """
+
+    def __init__(self, message: str | None = None, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class SchemaMissing(StatementError):
     """The toro tables do not exist yet: run `toro-core migrate`."""
 
 

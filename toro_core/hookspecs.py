@@ -25,14 +25,32 @@ from typing import TYPE_CHECKING, Any
 from toro_core.markers import hookspec
 
 if TYPE_CHECKING:
-    from toro_core.app import Toro
+    import pluggy
+
     from toro_core.job import Job
     from toro_core.migrate import MigrationSource
     from toro_core.outcome import Execution
-    from toro_core.runtime.context import ServiceContext
+    from toro_core.runtime.context import ProcessContext
     from toro_core.statuses import Status
-    from toro_core.views import MonitorView
     from toro_core.worker import Worker
+
+
+# --------------------------------------------------------------------------------------------
+# Hooks of plugins: called when the plugin manager is built
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def add_hookspecs(pluginmanager: pluggy.PluginManager) -> None:
+    """Add the hook specifications a plugin defines for other plugins to implement.
+
+    Called once for each plugin as it is registered (a historic hook: plugins registered later
+    are called too), with the app's plugin manager; call
+    ``pluginmanager.add_hookspecs(my_hookspecs_module)``. toro-monitor adds ``monitor_views``
+    and ``monitor_authorize`` this way, so the kernel knows nothing of a monitor. Implementers
+    of such hooks mark them ``@hookimpl(optionalhook=True)``, so they load when the defining
+    plugin is absent. Synchronous.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,13 +158,16 @@ def job_finished(execution: Execution) -> Any:
 
 
 @hookspec
-def worker_services(context: ServiceContext) -> Iterable[Any] | None:
+def worker_services(context: ProcessContext) -> Iterable[Any] | None:
     """Return background services to run inside each worker process.
 
-    Called once when a worker process starts. Each service is a coroutine function taking no
-    arguments; it runs in the process's task group until the process stops (it is cancelled
-    then) and should use ``context`` (the database pool, the app, the process's identity and a
-    ``stopping`` event). The scheduler plugin promotes due jobs this way. Synchronous.
+    Called once when a worker process starts, before it claims. Each service is a coroutine
+    function taking no arguments; it runs in the process's task group until the process stops
+    (it is cancelled then, and should return soon after ``context.stopping`` is set). It uses
+    ``context`` (:class:`~toro_core.plugin.ProcessContext`: the app, the settings, the pool,
+    the kernel's store, the process's registry id). State the plugin's middleware needs goes in
+    ``context.state[<plugin name>]``; each attempt's ``execution.process`` is this context.
+    The scheduler plugin enqueues periodic jobs this way. Synchronous.
     """
 
 
@@ -162,30 +183,4 @@ def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     Called when the CLI parser is built. Add a parser with ``subparsers.add_parser(...)`` and
     set its ``handler`` default to a function ``handler(args, app) -> int`` (the exit code);
     ``args.database_url`` and the common options are already defined. Synchronous.
-    """
-
-
-# --------------------------------------------------------------------------------------------
-# Monitor: called by toro-monitor when it is installed
-# --------------------------------------------------------------------------------------------
-
-
-@hookspec
-def monitor_views() -> Iterable[MonitorView] | None:
-    """Return views for the monitor: job-detail sections and pages of their own.
-
-    Called once when the monitor app is built. A job section
-    (:class:`~toro_core.views.MonitorView` with ``kind="job"``) is shown in a job's detail when
-    its ``predicate(job)`` is true; a page (``kind="page"``) gets a navigation entry and a URL.
-    Synchronous.
-    """
-
-
-@hookspec
-def monitor_authorize(request: Any, app: Toro) -> Any:
-    """Decide whether a monitor request may proceed: ``False`` refuses it.
-
-    Called for every monitor request with the Litestar ``Request``. Return ``False`` to refuse
-    (401), ``True`` or ``None`` to let other implementations decide. The request is refused if
-    any implementation returns ``False``. May be async.
     """

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from toro_core.job import Job
 
 if TYPE_CHECKING:
+    from toro_core.runtime.context import ProcessContext
     from toro_core.worker import Worker
 
 
@@ -61,3 +62,6 @@ class Execution:
     #: Registry id of the process holding the job (with ``job.attempt``, the fencing token):
     #: a write about this attempt should require ``locked_by = holder``.
     holder: str = ""
+    #: The worker process running the attempt (its store, settings and the plugins' per-process
+    #: ``state``), or ``None`` when the attempt runs outside a worker process.
+    process: ProcessContext | None = None

@@ -53,6 +53,8 @@ def build_plugin_manager(
     """A manager with toro's specs, the selected entry points, ``plugins`` and the built-ins."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
+    # Historic: every plugin registered from now on may add hook specifications of its own.
+    pm.hook.add_hookspecs.call_historic(kwargs={"pluginmanager": pm})
     distributions: dict[str, str] = {}
     if load_entry_points:
         for ep in selected_entry_points():

@@ -9,6 +9,9 @@ import socket
 from toro_core.errors import ConfigurationError
 
 DATABASE_ENV = "TORO_DATABASE_URL"
+#: The most jobs one worker process runs at once: beyond this, one event loop (and the
+#: database connections behind it) is the bottleneck; run more processes instead.
+MAX_CONCURRENCY = 1000
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -20,19 +23,6 @@ def database_url(explicit: str | None = None) -> str:
             "(a postgresql:// URL or a libpq conninfo string)"
         )
     return url
-
-
-def describe_conninfo(conninfo: str) -> str:
-    """The conninfo with any password masked, for error messages and logs."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    try:
-        parts = conninfo_to_dict(conninfo)
-    except Exception:  # not parseable: show nothing secret
-        return "<unparseable conninfo>"
-    if "password" in parts:
-        parts["password"] = "***"
-    return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,16 +48,35 @@ class WorkerSettings:
     max_pending_outcomes: int = 10_000
     #: Wait for the WAL flush on every claim and outcome (slower; see the README on durability).
     synchronous_commit: bool = False
+    #: Seconds between two rounds of the promoter (due scheduled jobs to queued), and the most
+    #: jobs one round promotes.
+    promote_interval: float = 0.25
+    promote_batch: int = 1000
     #: ``host:pid`` written to ``started_by``.
     identity: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"
     )
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"concurrency must be between 1 and {MAX_CONCURRENCY} (got {self.concurrency}); "
+                "for more, run more worker processes: they share the queues through PostgreSQL"
+            )
         if not self.queues:
             raise ConfigurationError("a worker must serve at least one queue")
+        for queue in self.queues:
+            if not isinstance(queue, str) or not queue.strip():
+                raise ConfigurationError(f"queue names must be non-empty (got {queue!r})")
+        for name in ("batch_size", "flush_size", "max_pending_outcomes", "promote_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        for name in ("poll_interval", "heartbeat_interval", "flush_interval", "promote_interval"):
+            value = getattr(self, name)
+            if not value > 0 or value == float("inf"):
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if not 0 <= self.shutdown_timeout < float("inf"):
+            raise ConfigurationError("shutdown_timeout must be 0 or more seconds")
         if self.dead_after <= self.heartbeat_interval * 2:
             raise ConfigurationError(
                 "dead_after must be more than twice heartbeat_interval, or live processes "

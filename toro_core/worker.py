@@ -13,6 +13,7 @@
     MyWorker.perform_async(15)               # sync code; returns the Job with its id
     await MyWorker.aperform_async(15)        # async code
     MyWorker.perform_bulk([(1,), (2,)])      # one round trip; returns the ids
+    MyWorker.perform_in(60, 15)              # in a minute (perform_at: at a datetime)
 
 Options are class attributes. Every public data attribute of a subclass must be an option that
 the kernel or an installed plugin declares (``worker_options`` hook), so a misspelt option is an
@@ -26,8 +27,10 @@ import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from toro_core import registry
+from toro_core import catalog
+from toro_core.client import placement
 from toro_core.errors import UnknownOptionError
+from toro_core.timing import as_utc, due_after
 
 if TYPE_CHECKING:
     import psycopg
@@ -48,7 +51,7 @@ class Worker:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        registry.register(cls)
+        catalog.register(cls)
 
     def perform(self, *args: Any) -> Any:
         """Do the job's work. May be ``async def``; a sync one runs in a worker thread."""
@@ -94,31 +97,43 @@ class Worker:
         """The awaitable twin of :meth:`perform_bulk`."""
         return await cls._app().aclient.enqueue_bulk(cls, args_list, connection=connection)
 
-    # ---------------------------------------------------------------- scheduling (plugin)
+    # ---------------------------------------------------------------- later
 
     @classmethod
-    def perform_in(cls, interval: Any, *args: Any, **options: Any) -> Job:
-        """Run the job after ``interval`` (seconds or timedelta): provided by toro-scheduler."""
-        job: Job = _scheduler().perform_in(cls, interval, args, **options)
-        return job
+    def perform_in(
+        cls, interval: Any, *args: Any, connection: psycopg.Connection[Any] | None = None
+    ) -> Job:
+        """Enqueue a job that runs no earlier than ``interval`` from now (seconds or timedelta).
+
+        It waits with status ``scheduled`` until due (the worker processes' promoter queues it
+        then); an interval of 0 queues it at once.
+        """
+        options = placement(due_after(interval))
+        return cls._app().client.enqueue(cls, args, connection=connection, **options)
 
     @classmethod
-    def perform_at(cls, when: Any, *args: Any, **options: Any) -> Job:
-        """Run the job at ``when`` (datetime; naive means UTC): provided by toro-scheduler."""
-        job: Job = _scheduler().perform_at(cls, when, args, **options)
-        return job
+    def perform_at(
+        cls, when: Any, *args: Any, connection: psycopg.Connection[Any] | None = None
+    ) -> Job:
+        """Enqueue a job that runs no earlier than ``when`` (a datetime; naive means UTC)."""
+        options = placement(as_utc(when))
+        return cls._app().client.enqueue(cls, args, connection=connection, **options)
 
     @classmethod
-    async def aperform_in(cls, interval: Any, *args: Any, **options: Any) -> Job:
+    async def aperform_in(
+        cls, interval: Any, *args: Any, connection: psycopg.AsyncConnection[Any] | None = None
+    ) -> Job:
         """The awaitable twin of :meth:`perform_in`."""
-        job: Job = await _scheduler().aperform_in(cls, interval, args, **options)
-        return job
+        options = placement(due_after(interval))
+        return await cls._app().aclient.enqueue(cls, args, connection=connection, **options)
 
     @classmethod
-    async def aperform_at(cls, when: Any, *args: Any, **options: Any) -> Job:
+    async def aperform_at(
+        cls, when: Any, *args: Any, connection: psycopg.AsyncConnection[Any] | None = None
+    ) -> Job:
         """The awaitable twin of :meth:`perform_at`."""
-        job: Job = await _scheduler().aperform_at(cls, when, args, **options)
-        return job
+        options = placement(as_utc(when))
+        return await cls._app().aclient.enqueue(cls, args, connection=connection, **options)
 
     # ---------------------------------------------------------------- helpers
 
@@ -131,17 +146,7 @@ class Worker:
     @classmethod
     def class_name(cls) -> str:
         """The name stored in ``toro_jobs.class_name``."""
-        return registry.class_name_of(cls)
-
-
-def _scheduler() -> Any:
-    try:
-        import toro_scheduler.enqueue as scheduling
-    except ImportError:
-        raise ImportError(
-            "perform_in/perform_at need the toro-scheduler package: pip install toro-scheduler"
-        ) from None
-    return scheduling
+        return catalog.class_name_of(cls)
 
 
 def declared_options(cls: type[Worker]) -> dict[str, Any]:

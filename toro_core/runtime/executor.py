@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from toro_core.catalog import resolve
 from toro_core.errors import JobTimeout, ToroError
 from toro_core.outcome import Execution, Outcome
-from toro_core.registry import resolve
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
     from toro_core.job import Job
+    from toro_core.runtime.context import ProcessContext
     from toro_core.worker import Worker
 
 log = logging.getLogger("toro.job")
@@ -39,8 +40,10 @@ def error_properties(error: BaseException) -> dict[str, Any]:
 class Executor:
     """Runs attempts for one worker process; sync ``perform`` goes to a thread pool of size c."""
 
-    def __init__(self, app: Toro, concurrency: int) -> None:
+    def __init__(self, app: Toro, concurrency: int, process: ProcessContext | None = None) -> None:
         self.app = app
+        #: The worker process the attempts run in (``None`` when run outside one).
+        self.process = process
         self.threads = anyio.CapacityLimiter(concurrency)
         self._instances: dict[str, Worker | BaseException] = {}
 
@@ -65,12 +68,14 @@ class Executor:
         try:
             worker = self.worker_for(job.class_name)
         except BaseException as exc:  # an unknown class fails the job, the process goes on
-            execution = Execution(job=job, worker=None, error=exc, holder=holder)
+            execution = Execution(
+                job=job, worker=None, error=exc, holder=holder, process=self.process
+            )
             execution.properties.update(error_properties(exc))
             execution.outcome = Outcome.failed()
             log.error("job %s %s cannot run: %s", job.id, job.class_name, exc)
             return execution
-        execution = Execution(job=job, worker=worker, holder=holder)
+        execution = Execution(job=job, worker=worker, holder=holder, process=self.process)
         app = self.app
         await app.lifecycle("job_started", execution)
         log.info("job %s %s started (attempt %s)", job.id, job.class_name, job.attempt)

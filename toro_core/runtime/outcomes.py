@@ -1,58 +1,39 @@
 """Writing finished attempts back in batches, fenced, surviving database outages.
 
 Outcomes wait in memory for at most ``flush_interval`` seconds or until ``flush_size`` of them
-are ready, then one statement writes them all. A write is accepted only for jobs still running
-under the same holder and attempt; refused ids are logged and dropped (another process recovered
-those jobs and runs them). When the database is away the batch is kept and retried with backoff;
-claiming stops while more than ``max_pending_outcomes`` are held, so memory stays bounded.
+are ready, then one transaction writes them all (:meth:`CoreStore.finish`). A write is accepted
+only for jobs still running under the same holder and attempt; refused ids are logged and
+dropped (another process recovered those jobs and runs them). When the database is away the
+batch is kept and retried with backoff; claiming stops while more than
+``max_pending_outcomes`` are held, so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import psycopg
 
 from toro_core.encoding import check_json, dumps
-from toro_core.runtime.backoff import TRANSIENT, Backoff
-from toro_core.sql import query
+from toro_core.errors import StatementError
+from toro_core.runtime.retry import TRANSIENT, Retry
+from toro_core.store import PendingOutcome
 
 if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
-
     from toro_core.outcome import Execution
+    from toro_core.store import CoreStore
 
 log = logging.getLogger("toro.outcomes")
 
-
-@dataclasses.dataclass(slots=True)
-class PendingOutcome:
-    """One attempt's result, ready to be written."""
-
-    id: int
-    attempt: int
-    owner: str
-    status: str
-    duration: float
-    scheduled_at: datetime | None
-    patch: str
-    #: A write of it failed midway: it may have committed with its answer lost.
-    tried: bool = False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+__all__ = ["OutcomeWriter", "PendingOutcome", "to_pending"]
 
 
 def to_pending(execution: Execution, owner: str) -> PendingOutcome:
-    """Freeze an execution into what ``finish_jobs`` writes; a non-JSON property is reported."""
+    """Freeze an execution into what the store writes; a non-JSON property is reported."""
     outcome = execution.outcome
-    assert outcome is not None
+    assert outcome is not None, "the executor decides every outcome"
     properties = execution.properties
     try:
         patch = dumps(properties) if properties else "{}"
@@ -81,13 +62,19 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
     )
 
 
+def some_ids(ids: list[int], shown: int = 20) -> str:
+    """A list of job ids for a log line, cut after ``shown``."""
+    text = ", ".join(str(i) for i in ids[:shown])
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
 class OutcomeWriter:
     """Buffers outcomes and writes them in batches; see the module docstring."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], *, flush_size: int, flush_interval: float, limit: int
+        self, store: CoreStore, *, flush_size: int, flush_interval: float, limit: int
     ) -> None:
-        self.pool = pool
+        self.store = store
         self.flush_size = flush_size
         self.flush_interval = flush_interval
         self.limit = limit
@@ -124,76 +111,69 @@ class OutcomeWriter:
         await self._drained.wait()
 
     async def run(self) -> None:
-        """Flush forever (cancel to stop; call :meth:`flush_all` afterwards for the rest)."""
-        backoff = Backoff()
+        """Flush forever, through outages (cancel to stop)."""
+        retry = Retry("writing outcomes", log)
         while True:
             await self._has_items.wait()
             if len(self._buffer) < self.flush_size:
                 with anyio.move_on_after(self.flush_interval):
                     await self._full.wait()
             try:
-                await self._flush_once()
-                backoff.reset()
+                await self.flush_once()
             except TRANSIENT as exc:
-                delay = backoff.next_delay()
-                if backoff.failures == 1 or backoff.failures % 10 == 0:
-                    log.warning(
-                        "writing %d outcomes failed (%s); retrying in %.1fs",
-                        len(self._buffer),
-                        type(exc).__name__,
-                        delay,
-                    )
-                await anyio.sleep(delay)
+                await retry.pause(exc)
+                continue
+            retry.succeeded()
 
-    async def _write(self, owner: str, items: list[PendingOutcome]) -> set[int]:
-        """Write ``items`` (plain ones grouped by status); return the ids accepted."""
-        plain: dict[str, list[PendingOutcome]] = {}
-        rich: list[PendingOutcome] = []
-        for item in items:
-            if item.patch == "{}" and item.scheduled_at is None:
-                plain.setdefault(item.status, []).append(item)
-            else:
-                rich.append(item)
-        accepted: set[int] = set()
-        async with self.pool.connection() as conn:
-            async with conn.transaction():
-                for status, group in plain.items():
-                    cur = await conn.execute(
-                        query("finish_jobs_plain"),
-                        {
-                            "owner": owner,
-                            "status": status,
-                            "ids": [o.id for o in group],
-                            "attempts": [o.attempt for o in group],
-                            "durations": [o.duration for o in group],
-                        },
-                    )
-                    accepted.update(row[0] for row in await cur.fetchall())
-                if rich:
-                    cur = await conn.execute(
-                        query("finish_jobs"),
-                        {
-                            "owner": owner,
-                            "ids": [o.id for o in rich],
-                            "attempts": [o.attempt for o in rich],
-                            "statuses": [o.status for o in rich],
-                            "durations": [o.duration for o in rich],
-                            "scheduled": [o.scheduled_at for o in rich],
-                            "patches": [o.patch for o in rich],
-                        },
-                    )
-                    accepted.update(row[0] for row in await cur.fetchall())
-        return accepted
+    async def flush_once(self) -> None:
+        """Write up to ``flush_size`` outcomes of one holder in one transaction."""
+        if not self._buffer:
+            return
+        owner = self._buffer[0].owner
+        items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
+        try:
+            accepted = await self.store.finish(owner, items)
+        except TRANSIENT:
+            for item in items:
+                item.tried = True
+            raise
+        except StatementError as exc:
+            # Not an outage: the data itself was refused (a user's expression index that cannot
+            # cast a property, a constraint). Find the culprits one by one so the batch's
+            # other jobs are written, and never let a bad value stop the process.
+            log.error("writing a batch of outcomes failed (%s); writing them one by one", exc)
+            accepted = set()
+            for item in items:
+                accepted |= await self._write_alone(owner, item)
+        if len(accepted) != len(items):
+            accepted |= await self._written_before(
+                [o for o in items if o.tried and o.id not in accepted]
+            )
+        self.written += len(accepted)
+        if len(accepted) != len(items):
+            refused = [o.id for o in items if o.id not in accepted]
+            self.refused += len(refused)
+            log.warning(
+                "outcomes of %d jobs refused (%s): this process no longer holds them "
+                "(they were recovered after a missed heartbeat)",
+                len(refused),
+                some_ids(refused),
+            )
+        taken = {id(o) for o in items}
+        self._buffer = [o for o in self._buffer if id(o) not in taken]
+        if not self._buffer:
+            self._has_items = anyio.Event()
+            self._drained.set()
+        if len(self._buffer) < self.flush_size:
+            self._full = anyio.Event()
 
     async def _write_alone(self, owner: str, item: PendingOutcome) -> set[int]:
         """Write one outcome the database refused in a batch: as it is, else without its
-        properties (recording why), else as a plain failure. Transient errors propagate."""
+        properties (recording why), else as a plain failure. Outages propagate."""
         try:
-            return await self._write(owner, [item])
-        except TRANSIENT:
-            raise
-        except psycopg.Error as exc:
-            reason = _first_line(exc)
+            return await self.store.finish(owner, [item])
+        except StatementError as exc:
+            reason = str(exc)
         log.error(
             "job %s: the database refused its outcome (%s); storing it without its properties",
             item.id,
@@ -207,11 +187,9 @@ class OutcomeWriter:
         )
         for fallback in fallbacks:
             try:
-                return await self._write(owner, [fallback])
-            except TRANSIENT:
-                raise
-            except psycopg.Error as exc:
-                log.error("job %s: outcome refused again: %s", item.id, _first_line(exc))
+                return await self.store.finish(owner, [fallback])
+            except StatementError as exc:
+                log.error("job %s: outcome refused again: %s", item.id, exc)
         return set()  # nothing could be written: the job stays with its holder for recovery
 
     async def _written_before(self, items: list[PendingOutcome]) -> set[int]:
@@ -220,75 +198,10 @@ class OutcomeWriter:
         and no holder, which no other process's write can produce."""
         if not items:
             return set()
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                query("outcomes_written_before"),
-                {
-                    "ids": [o.id for o in items],
-                    "attempts": [o.attempt for o in items],
-                    "statuses": [o.status for o in items],
-                },
-            )
-            found = {row[0] for row in await cur.fetchall()}
+        found = await self.store.outcomes_written_before(items)
         if found:
             log.info(
                 "outcomes of %d jobs were written by an earlier try whose answer was lost",
                 len(found),
             )
         return found
-
-    async def flush_all(self) -> None:
-        """Write everything buffered, retrying through outages (used at shutdown)."""
-        backoff = Backoff()
-        while self._buffer:
-            try:
-                await self._flush_once()
-            except TRANSIENT:
-                await anyio.sleep(backoff.next_delay())
-
-    async def _flush_once(self) -> None:
-        """Write up to ``flush_size`` outcomes of one holder in one transaction."""
-        if not self._buffer:
-            return
-        owner = self._buffer[0].owner
-        items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
-        try:
-            accepted = await self._write(owner, items)
-        except TRANSIENT:
-            for item in items:
-                item.tried = True
-            raise
-        except psycopg.Error as exc:
-            # Not an outage: the data itself was refused (a user's expression index that cannot
-            # cast a property, a constraint). Find the culprits one by one so the batch's
-            # other jobs are written, and never let a bad value stop the process.
-            log.error(
-                "writing a batch of outcomes failed (%s); writing them one by one", _first_line(exc)
-            )
-            accepted = set()
-            for item in items:
-                accepted |= await self._write_alone(owner, item)
-        if len(accepted) != len(items):
-            accepted |= await self._written_before(
-                [o for o in items if o.tried and o.id not in accepted]
-            )
-        self.written += len(accepted)
-        if len(accepted) != len(items):
-            refused = [o.id for o in items if o.id not in accepted]
-            self.refused += len(refused)
-            shown = ", ".join(map(str, refused[:20])) + (
-                f" and {len(refused) - 20} more" if len(refused) > 20 else ""
-            )
-            log.warning(
-                "outcomes of %d jobs refused (%s): this process no longer holds them "
-                "(they were recovered after a missed heartbeat)",
-                len(refused),
-                shown,
-            )
-        taken = {id(o) for o in items}
-        self._buffer = [o for o in self._buffer if id(o) not in taken]
-        if not self._buffer:
-            self._has_items = anyio.Event()
-            self._drained.set()
-        if len(self._buffer) < self.flush_size:
-            self._full = anyio.Event()

@@ -8,18 +8,15 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
-from psycopg.types.json import Jsonb
 
-from toro_core.runtime.backoff import TRANSIENT, Backoff
-from toro_core.sql import query
+from toro_core.runtime.retry import TRANSIENT, Retry
 
 if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
-
     from toro_core.settings import WorkerSettings
+    from toro_core.store import CoreStore
 
 log = logging.getLogger("toro.process")
 
@@ -41,34 +38,29 @@ class ProcessRegistry:
 
     def __init__(
         self,
-        pool: AsyncConnectionPool[Any],
+        store: CoreStore,
         settings: WorkerSettings,
-        on_declared_dead: Callable[[str], None] | None = None,
+        on_declared_dead: Callable[[str], None],
     ) -> None:
-        self.pool = pool
+        self.store = store
         self.settings = settings
         self.on_declared_dead = on_declared_dead
         self.process_id = str(uuid.uuid4())
         self.host = socket.gethostname()
         self.pid = os.getpid()
-        self.recovered = 0
         self._last_contact: float | None = None
         self._steady_since: float | None = None
 
     async def register(self) -> None:
         self.process_id = str(uuid.uuid4())
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                query("register_process"),
-                {
-                    "id": self.process_id,
-                    "host": self.host,
-                    "pid": self.pid,
-                    "queues": list(self.settings.queues),
-                    "concurrency": self.settings.concurrency,
-                    "meta": Jsonb({"identity": self.settings.identity}),
-                },
-            )
+        await self.store.register_process(
+            process_id=self.process_id,
+            host=self.host,
+            pid=self.pid,
+            queues=self.settings.queues,
+            concurrency=self.settings.concurrency,
+            meta={"identity": self.settings.identity},
+        )
         self._contact()
         log.info(
             "process %s registered as %s (queues %s, concurrency %d)",
@@ -80,9 +72,7 @@ class ProcessRegistry:
 
     async def heartbeat(self) -> bool:
         """Refresh the heartbeat; ``False`` if this process had been declared dead."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(query("heartbeat"), {"id": self.process_id})
-            alive = await cur.fetchone() is not None
+        alive = await self.store.heartbeat(self.process_id)
         self._contact()
         if not alive:
             old = self.process_id
@@ -92,8 +82,7 @@ class ProcessRegistry:
                 old,
             )
             await self.register()
-            if self.on_declared_dead is not None:
-                self.on_declared_dead(old)
+            self.on_declared_dead(old)
         return alive
 
     def _contact(self) -> None:
@@ -115,43 +104,23 @@ class ProcessRegistry:
         """Requeue the running jobs of dead processes; return how many."""
         if not self.may_recover:
             return 0
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                query("recover_jobs"), {"dead_after": self.settings.dead_after}
-            )
-            row = await cur.fetchone()
-        dead, jobs = (row[0], row[1]) if row else (0, 0)
+        dead, jobs = await self.store.recover(self.settings.dead_after)
         if dead or jobs:
             log.warning("recovered %d jobs from %d dead processes", jobs, dead)
-        self.recovered += jobs
-        return int(jobs)
+        return jobs
 
     async def run(self) -> None:
         """Heartbeat and recover every ``heartbeat_interval`` seconds, through outages."""
-        backoff = Backoff(cap=self.settings.heartbeat_interval)
-        failing_since: float | None = None
+        retry = Retry("heartbeat", log, cap=self.settings.heartbeat_interval)
         while True:
             try:
                 await self.heartbeat()
-                if failing_since is not None:
-                    log.warning(
-                        "the database answers again (heartbeats failed for %.1fs)",
-                        time.monotonic() - failing_since,
-                    )
-                    failing_since = None
                 await self.recover()
-                backoff.reset()
-                await anyio.sleep(self.settings.heartbeat_interval)
             except TRANSIENT as exc:
-                if failing_since is None:
-                    failing_since = time.monotonic()
-                delay = backoff.next_delay()
-                if backoff.failures == 1 or backoff.failures % 10 == 0:
-                    log.warning(
-                        "heartbeat failed (%s); retrying in %.1fs", type(exc).__name__, delay
-                    )
-                await anyio.sleep(delay)
+                await retry.pause(exc)
+                continue
+            retry.succeeded()
+            await anyio.sleep(self.settings.heartbeat_interval)
 
     async def deregister(self) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(query("deregister_process"), {"id": self.process_id})
+        await self.store.deregister_process(self.process_id)

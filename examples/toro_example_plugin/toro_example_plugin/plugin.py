@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from toro_core import Execution, Job, MonitorView, hookimpl
+from toro_core import Execution, Job, hookimpl
 
 
 @hookimpl
@@ -62,9 +62,12 @@ async def slowest_context(job: None, conn: Any) -> dict[str, object]:
     return {"timings": await cursor.fetchall()}
 
 
-@hookimpl
-def monitor_views() -> list[MonitorView]:
-    """A section in the detail of timed jobs, and a page of the slowest recent jobs."""
+@hookimpl(optionalhook=True)
+def monitor_views() -> list[Any]:
+    """A section in the detail of timed jobs, and a page of the slowest recent jobs (a hook of
+    toro-monitor: only the monitor calls it, so its ``MonitorView`` is imported here)."""
+    from toro_monitor.view import MonitorView
+
     return [
         MonitorView(
             title="Timing (example plugin)",

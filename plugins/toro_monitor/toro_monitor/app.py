@@ -19,12 +19,12 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
-from toro_core.app import Toro
-from toro_core.views import MonitorView
+from toro_core import Toro
 from toro_monitor import assets, auth, formatting, routes
 from toro_monitor.options import MonitorOptions
 from toro_monitor.routes import CSRF_COOKIE, CSRF_HEADER
 from toro_monitor.store import MonitorStore
+from toro_monitor.view import MonitorView
 from toro_monitor.views import check_pages
 
 
@@ -65,13 +65,21 @@ def build_environment(views: list[MonitorView]) -> jinja2.Environment:
     return env
 
 
+def monitor_views(toro_app: Toro) -> list[MonitorView]:
+    """Every plugin's views (``monitor_views`` hook), the first registered plugin's first."""
+    views: list[MonitorView] = []
+    for result in reversed(toro_app.plugin_manager.hook.monitor_views()):
+        views.extend(result or ())
+    return views
+
+
 def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar: Any) -> Litestar:
     """Build the monitor for ``toro_app`` (its database and plugins) as a Litestar app.
 
     ``litestar`` keyword arguments are passed to :class:`litestar.Litestar` (``debug=True``...).
     """
     options = options or MonitorOptions()
-    views = toro_app.monitor_views()
+    views = monitor_views(toro_app)
     check_pages(views)
     env = build_environment(views)
     monitor = Monitor(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from toro_core.views import MonitorView
+from toro_monitor.view import MonitorView
 
 HTMX_FILE = "htmx-2.0.11.min.js"
 OWN_FILES = (HTMX_FILE, "monitor.css", "monitor.js")

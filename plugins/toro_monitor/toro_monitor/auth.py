@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.status_codes import HTTP_401_UNAUTHORIZED
 
-from toro_core.app import Toro
+from toro_core import Toro
 
 REALM = 'Basic realm="toro monitor", charset="UTF-8"'
 
@@ -37,7 +37,7 @@ def basic_auth_ok(header: str | None, expected: tuple[str, str]) -> bool:
 
 async def hook_allows(request: Request[Any, Any, Any], app: Toro) -> bool:
     """False when any ``monitor_authorize`` implementation returns (or resolves to) False."""
-    for result in app.pm.hook.monitor_authorize(request=request, app=app):
+    for result in app.plugin_manager.hook.monitor_authorize(request=request, app=app):
         if inspect.isawaitable(result):
             result = await result
         if result is False:
@@ -56,7 +56,7 @@ def refuse(challenge: bool) -> Response[str]:
 
 
 def has_authorize_hook(app: Toro) -> bool:
-    return bool(app.pm.hook.monitor_authorize.get_hookimpls())
+    return bool(app.plugin_manager.hook.monitor_authorize.get_hookimpls())
 
 
 def is_loopback(host: str) -> bool:

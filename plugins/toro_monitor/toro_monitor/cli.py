@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from toro_core.app import Toro
+from toro_core import Toro
 from toro_monitor import auth
 from toro_monitor.options import MonitorOptions
 
@@ -22,7 +22,7 @@ WARNING = """\
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from toro_core.cli import common_options
+    from toro_core.plugin import common_options
 
     parser = subparsers.add_parser(
         "monitor", parents=[common_options()], help="serve the web monitor"

@@ -14,7 +14,7 @@ from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.types import Receive, Scope, Send
 
-from toro_core.app import Toro
+from toro_core import Toro
 from toro_monitor.app import create_app
 from toro_monitor.options import MonitorOptions
 

@@ -1,14 +1,26 @@
 """Hook implementations of toro-monitor (entry point ``monitor`` in group ``toro``).
 
-The monitor adds the ``toro-core monitor`` command and its indexes; everything else happens when
-the app is built (:func:`toro_monitor.create_app`).
+* ``add_hookspecs``: the hooks the monitor defines for other plugins (:mod:`.hookspecs`).
+* ``migrations``: the indexes the monitor's pages use.
+* ``cli_commands``: ``toro-core monitor``.
+
+Everything else happens when the app is built (:func:`toro_monitor.create_app`).
 """
 
 from __future__ import annotations
 
 import argparse
 
+import pluggy
+
 from toro_core import MigrationSource, hookimpl
+
+
+@hookimpl
+def add_hookspecs(pluginmanager: pluggy.PluginManager) -> None:
+    from toro_monitor import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 @hookimpl

@@ -16,9 +16,9 @@ from litestar.response import File, Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 from markupsafe import Markup
 
-from toro_core.job import Job
-from toro_core.views import MonitorView
+from toro_core import Job
 from toro_monitor import assets, charts, jobquery
+from toro_monitor.view import MonitorView
 from toro_monitor.views import job_sections, view_context
 
 if TYPE_CHECKING:
@@ -122,14 +122,12 @@ def handlers(monitor: Monitor) -> list[Any]:
     ) -> dict[str, Any]:
         job = Job.from_row(row)
         properties = row["properties"] or {}
-        retry_errors = properties.get("retry:errors")
         retried = properties.get("retried:history")
         return context(
             request,
             "jobs",
             job=row,
             error={k: properties.get(f"error:{k}") for k in ("class", "message", "backtrace")},
-            retry_errors=retry_errors if isinstance(retry_errors, list) else [],
             retried=retried if isinstance(retried, list) else [],
             sections=await job_sections(
                 monitor.views,

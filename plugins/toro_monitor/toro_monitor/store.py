@@ -17,8 +17,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from toro_core.sql import load_queries
-from toro_core.sql import query as core_query
+from toro_core.plugin import CoreStore, load_queries
 from toro_monitor import jobquery
 from toro_monitor.jobquery import JobQuery
 from toro_monitor.options import MonitorOptions
@@ -91,6 +90,10 @@ class MonitorStore:
                 await pool.open()
                 self._pool = pool
             return self._pool
+
+    async def core(self) -> CoreStore:
+        """The kernel's operations, on the monitor's pool."""
+        return CoreStore(self._pool or await self._open())
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -175,7 +178,7 @@ class MonitorStore:
         counts: dict[str, dict[str, int]] = {}
         size, _ = await self.table_size()
         if size <= cap:
-            for row in await self._all(core_query("count_by_queue_status")):
+            for row in await (await self.core()).counts():
                 counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
             found = {s for per_queue in counts.values() for s in per_queue}
             return Histogram(counts=counts, exact=dict.fromkeys([*statuses, *found], True))
@@ -200,12 +203,12 @@ class MonitorStore:
 
     async def retry(self, job_id: int, by: str = "monitor") -> bool:
         """Put a failed job back to queued; ``False`` when it was not failed (any more)."""
-        return bool(await self._all(q("retry_job"), {"id": job_id, "by": by}))
+        return bool(await (await self.core()).retry_failed([job_id], by))
 
     # ------------------------------------------------------------------ processes
 
     async def processes(self) -> list[dict[str, Any]]:
-        processes = await self._all(core_query("list_processes"))
+        processes = await (await self.core()).processes()
         ids = [job_id for p in processes for job_id in p["running"]]
         jobs = {r["id"]: r for r in await self._all(q("jobs_by_ids"), {"ids": ids})} if ids else {}
         for process in processes:

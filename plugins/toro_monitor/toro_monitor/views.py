@@ -10,9 +10,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from toro_core.job import Job
-from toro_core.views import MonitorView
+from toro_core import Job
 from toro_monitor.store import MonitorStore
+from toro_monitor.view import MonitorView
 
 log = logging.getLogger("toro.monitor")
 

@@ -1,9 +1,10 @@
 """Splitting properties into what can be stored and what must be reported.
 
 A property is stored only when it is a JSON value (the kernel's rules, see
-:mod:`toro_core.encoding`) and, where an index made with :func:`create_property_index` casts
-it, when the cast would succeed. Everything else goes to ``properties:rejected`` as
-``{key: reason}``, so a bad value is visible on the job instead of failing its write.
+:func:`toro_core.plugin.check_json`) and, where an index made with
+:func:`create_property_index` casts it, when the cast would succeed. Everything else goes to
+``properties:rejected`` as ``{key: reason}``, so a bad value is visible on the job instead of
+failing its write.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from toro_core.encoding import check_json
+from toro_core.plugin import check_json
 from toro_properties.casts import castable
 from toro_properties.paths import MISSING, dotted, lookup
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``properties`` command and its actions to ``toro-core``."""
-    from toro_core.cli import common_options
+    from toro_core.plugin import common_options
 
     common = common_options()
     parser = subparsers.add_parser(
@@ -41,7 +41,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     _path_and_type(index)
     index.add_argument(
-        "--no-concurrently", dest="concurrently", action="store_false",
+        "--no-concurrently",
+        dest="concurrently",
+        action="store_false",
         help="build with a plain CREATE INDEX (locks writes to toro_jobs while it builds)",
     )
     index.set_defaults(handler=cmd_index)
@@ -59,7 +61,10 @@ def _path_and_type(parser: argparse.ArgumentParser) -> None:
         "path", help="property key or dotted path: comments_count, user.timeline.is_private"
     )
     parser.add_argument(
-        "--type", dest="type", default="text", choices=list(TYPES),
+        "--type",
+        dest="type",
+        default="text",
+        choices=list(TYPES),
         help="type the property is cast to in queries (default text)",
     )
 

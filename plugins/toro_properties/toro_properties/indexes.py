@@ -18,19 +18,19 @@ pattern and list and reach SQL only as literals and identifiers composed by psyc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
-from toro_core.errors import DatabaseUnavailable, ToroError
+from toro_core import StatementError, ToroError
+from toro_core.plugin import Store, SyncStore, connect
 from toro_properties.casts import PropertyType, property_type
 from toro_properties.paths import dotted, parse_path
 from toro_properties.sql import query
@@ -123,15 +123,17 @@ def index_for(path: str | Sequence[str], type_name: str = "text") -> PropertyInd
     return PropertyIndex(name=index_name(segments, kind.name), path=segments, type=kind.name)
 
 
-def _connect(conninfo: str) -> psycopg.Connection[Any]:
-    try:
-        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
-    if not conn.execute(query("jobs_table_exists")).fetchone()[0]:  # type: ignore[index]
-        conn.close()
-        raise PropertyIndexError("table toro_jobs does not exist: run `toro-core migrate` first")
-    return conn
+@contextlib.contextmanager
+def _store(conninfo: str) -> Iterator[SyncStore]:
+    """A store on a connection of its own (``DatabaseUnavailable`` when it cannot connect)."""
+    with connect(conninfo) as conn:
+        store = SyncStore(connection=conn)
+        found = store.fetch_one(query("jobs_table_exists"))
+        if not (found and found["exists"]):
+            raise PropertyIndexError(
+                "table toro_jobs does not exist: run `toro-core migrate` first"
+            )
+        yield store
 
 
 def create_property_index(
@@ -151,23 +153,23 @@ def create_property_index(
     index is kept, an invalid leftover of a failed build is replaced. Returns the index.
     """
     index = index_for(path, type)
-    with _connect(conninfo) as conn:
-        state = conn.execute(query("index_state"), {"name": index.name}).fetchone()
-        if state is not None and not state[0]:
+    with _store(conninfo) as store:
+        state = store.fetch_one(query("index_state"), {"name": index.name})
+        if state is not None and not state["valid"]:
             log.warning("index %s is invalid (a failed build); rebuilding it", index.name)
-            conn.execute(_drop_sql(index.name, concurrently=concurrently))
+            store.execute(_drop_sql(index.name, concurrently=concurrently))
         try:
-            conn.execute(create_index_sql(index, concurrently=concurrently))
-        except psycopg.Error as exc:
+            store.execute(create_index_sql(index, concurrently=concurrently))
+        except StatementError as exc:
             if concurrently:  # a failed concurrent build leaves an invalid index behind
-                conn.execute(_drop_sql(index.name, concurrently=True))
+                store.execute(_drop_sql(index.name, concurrently=True))
             raise PropertyIndexError(
                 f"cannot index property {dotted(index.path)!r} as {index.type}: "
-                f"{str(exc).strip().splitlines()[0]}. Existing jobs hold a value that cannot be "
+                f"{exc}. Existing jobs hold a value that cannot be "
                 f"cast to {index.type}: correct those jobs' properties or index the property as "
                 "text; nothing was created"
             ) from exc
-        conn.execute(_comment_sql(index))
+        store.execute(_comment_sql(index))
     log.info("property index %s ready: %s", index.name, index.expression)
     return index
 
@@ -180,9 +182,9 @@ def drop_property_index(
     Returns whether it existed.
     """
     index = index_for(path, type)
-    with _connect(conninfo) as conn:
-        existed = conn.execute(query("index_state"), {"name": index.name}).fetchone() is not None
-        conn.execute(_drop_sql(index.name, concurrently=concurrently))
+    with _store(conninfo) as store:
+        existed = store.fetch_one(query("index_state"), {"name": index.name}) is not None
+        store.execute(_drop_sql(index.name, concurrently=concurrently))
     return existed
 
 
@@ -200,13 +202,12 @@ def parse_listing(row: dict[str, Any]) -> PropertyIndex | None:
 
 def list_property_indexes(conninfo: str) -> list[PropertyIndex]:
     """The property indexes on ``toro_jobs`` that toro-properties made."""
-    with _connect(conninfo) as conn:
-        rows = conn.cursor(row_factory=dict_row).execute(query("list_property_indexes")).fetchall()
+    with _store(conninfo) as store:
+        rows = store.fetch_all(query("list_property_indexes"))
     return [index for row in rows if (index := parse_listing(row)) is not None]
 
 
-async def aload_property_indexes(conn: psycopg.AsyncConnection[Any]) -> list[PropertyIndex]:
-    """:func:`list_property_indexes` on an open async connection (used by workers)."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(query("list_property_indexes"))
-    return [index for row in await cur.fetchall() if (index := parse_listing(row)) is not None]
+async def aload_property_indexes(store: Store) -> list[PropertyIndex]:
+    """:func:`list_property_indexes` through an async store (used by workers)."""
+    rows = await store.fetch_all(query("list_property_indexes"))
+    return [index for row in rows if (index := parse_listing(row)) is not None]

@@ -22,7 +22,9 @@ job's final write, so the last value set survives a database hiccup. A value tha
 ``properties:rejected`` on the job, and the call returns ``False``; it never fails the job.
 
 The job is found through a context variable that the plugin's ``around_job`` middleware sets;
-``anyio.to_thread`` copies context variables into the thread that runs a sync ``perform``.
+``anyio.to_thread`` copies context variables into the thread that runs a sync ``perform``. The
+write goes through the kernel's fenced operation (``CoreStore.set_running_properties``) on the
+worker process's pool, which the attempt carries (``execution.process``).
 """
 
 from __future__ import annotations
@@ -37,28 +39,27 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
-import psycopg
 
-from toro_core.encoding import dumps
-from toro_core.runtime.backoff import TRANSIENT
+from toro_core import StatementError
+from toro_core.plugin import TRANSIENT, CoreStore, aconnect, dumps
 from toro_properties.checks import REJECTED_KEY, check_properties
-from toro_properties.sql import query
 
 if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
-
     from toro_core import Execution
     from toro_properties.indexes import PropertyIndex
 
 log = logging.getLogger("toro.properties")
 
 
+#: The key of the plugin's state in a worker process's ``context.state``.
+STATE_KEY = "properties"
+
+
 @dataclasses.dataclass(slots=True, eq=False)
 class ProcessState:
-    """What the plugin keeps per worker process: the pool and the known property indexes."""
+    """What the plugin keeps per worker process (``context.state["properties"]``): the known
+    property indexes, refreshed by the plugin's service."""
 
-    pool: AsyncConnectionPool[Any] | None
-    database_url: str
     indexes: tuple[PropertyIndex, ...] = ()
     #: Set once the first index listing was attempted.
     ready: anyio.Event = dataclasses.field(default_factory=anyio.Event)
@@ -91,17 +92,14 @@ class RunningJob:
         self.execution.properties[REJECTED_KEY] = dict(self.rejected)
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A connection from the worker's pool, or a short-lived one outside a worker."""
-        if self.process is not None and self.process.pool is not None:
-            async with self.process.pool.connection() as conn:
-                yield conn
+    async def store(self) -> AsyncIterator[CoreStore]:
+        """The kernel's store on the worker's pool, or on a short-lived connection outside a
+        worker process."""
+        if self.execution.process is not None:
+            yield self.execution.process.store
             return
-        conn = await psycopg.AsyncConnection.connect(
-            self.database_url, autocommit=True, connect_timeout=10
-        )
-        async with conn:
-            yield conn
+        async with await aconnect(self.database_url) as conn:
+            yield CoreStore(connection=conn)
 
 
 current: ContextVar[RunningJob] = ContextVar("toro_properties_current_job")
@@ -125,7 +123,8 @@ def _running(who: str) -> RunningJob | None:
         _warned_outside = True
         log.warning(
             "%s() called outside a job run by a toro worker with the 'properties' plugin; "
-            "nothing is stored (is the plugin left out by TORO_PLUGINS?)", who,
+            "nothing is stored (is the plugin left out by TORO_PLUGINS?)",
+            who,
         )
     return job
 
@@ -147,25 +146,22 @@ async def write_now(job: RunningJob, properties: Mapping[str, Any], source: str)
     job.execution.properties.update(patch)
     attempt = job.execution.job
     try:
-        async with job.connection() as conn:
-            cur = await conn.execute(
-                query("set_live_properties"),
-                {
-                    "patch": dumps(patch),
-                    "id": attempt.id,
-                    "attempt": attempt.attempt,
-                    "holder": job.execution.holder,
-                },
+        async with job.store() as store:
+            written = await store.set_running_properties(
+                job_id=attempt.id,
+                attempt=attempt.attempt,
+                holder=job.execution.holder,
+                patch=dumps(patch),
             )
-            written = await cur.fetchone() is not None
     except TRANSIENT as exc:
         log.warning(
             "job %s: live properties not written now (%s); they are stored with the job's outcome",
-            attempt.id, type(exc).__name__,
+            attempt.id,
+            exc,
         )
         return False
-    except psycopg.Error as exc:  # the database refused the values (a constraint, a cast)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except StatementError as exc:  # the database refused the values (a constraint, a cast)
+        reason = str(exc)
         for key in checked.good:
             job.execution.properties.pop(key, None)
         job.reject(
@@ -175,7 +171,8 @@ async def write_now(job: RunningJob, properties: Mapping[str, Any], source: str)
     if not written:
         log.warning(
             "job %s: live properties refused: this process no longer holds the job "
-            "(it was recovered after a missed heartbeat)", attempt.id,
+            "(it was recovered after a missed heartbeat)",
+            attempt.id,
         )
     return written and not checked.rejected
 

@@ -1,6 +1,7 @@
 """The ``around_job`` middleware: makes the live API work and stores returned properties.
 
 Around each attempt it publishes the job to :mod:`toro_properties.live` (a context variable),
+with the plugin's state of the worker process found on the attempt (``execution.process``),
 and after ``perform`` returned it reads ``execution.result``: when that is a mapping with a
 ``job_properties`` key holding a mapping, the storable properties are merged into
 ``execution.properties`` (which the kernel merges into the row with ``||`` when it writes the
@@ -14,43 +15,20 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
-from contextvars import ContextVar
 
 import anyio
 import anyio.lowlevel
 
 from toro_core import Execution
+from toro_core.plugin import app_of
 from toro_properties.checks import check_properties
-from toro_properties.live import ProcessState, RunningJob, current
+from toro_properties.live import STATE_KEY, ProcessState, RunningJob, current
 
 log = logging.getLogger("toro.properties")
 
 #: The key of ``perform``'s returned mapping whose value is stored as job properties.
 RETURN_KEY = "job_properties"
 _STARTUP_WAIT = 5.0
-
-#: The worker process's state, set by the ``worker_services`` hook (see :mod:`.plugin`).
-process_state: ContextVar[ProcessState] = ContextVar("toro_properties_process")
-_last_process: list[ProcessState] = []
-
-
-def attach_process(state: ProcessState) -> None:
-    """Make ``state`` the worker process's (called in the task that starts the jobs)."""
-    process_state.set(state)
-    _last_process.append(state)
-
-
-def detach_process(state: ProcessState) -> None:
-    """Forget ``state`` when its worker process stops."""
-    if state in _last_process:
-        _last_process.remove(state)
-
-
-def _process() -> ProcessState | None:
-    found = process_state.get(None)
-    if found is None and _last_process:
-        found = _last_process[-1]
-    return found
 
 
 def merge_returned(job: RunningJob) -> None:
@@ -72,15 +50,16 @@ def merge_returned(job: RunningJob) -> None:
 @contextlib.asynccontextmanager
 async def track(execution: Execution) -> AsyncIterator[None]:
     """The middleware for one attempt."""
-    process = _process()
+    process: ProcessState | None = None
+    if execution.process is not None:
+        process = execution.process.state.get(STATE_KEY)
     if process is not None and not process.ready.is_set():
         with anyio.move_on_after(_STARTUP_WAIT):  # the first index listing, at process start
             await process.ready.wait()
-    if process is not None:
-        database_url = process.database_url
-    else:  # not run by a worker process (a test calling the executor, say)
-        worker = execution.worker
-        database_url = worker._app().database_url if worker is not None else ""
+    database_url = ""
+    if execution.process is None and execution.worker is not None:
+        # not run by a worker process (a test calling the executor, say): connect for writes
+        database_url = app_of(type(execution.worker)).database_url
     job = RunningJob(
         execution=execution,
         process=process,

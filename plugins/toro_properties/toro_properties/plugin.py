@@ -2,8 +2,9 @@
 
 * ``around_job`` stores the properties a job returns and lets it set properties while it runs
   (:mod:`toro_properties.middleware`, :mod:`toro_properties.live`).
-* ``worker_services`` hands the middleware the worker's pool and keeps the list of property
-  indexes fresh, so values an index could not cast are refused before they are written.
+* ``worker_services`` keeps the list of property indexes fresh in the process's state
+  (``context.state["properties"]``, which the middleware finds on ``execution.process``), so
+  values an index could not cast are refused before they are written.
 * ``cli_commands`` adds ``toro-core properties index|indexes|drop-index``.
 """
 
@@ -18,13 +19,13 @@ from typing import TYPE_CHECKING
 import anyio
 
 from toro_core import Execution, hookimpl
-from toro_core.runtime.backoff import TRANSIENT
+from toro_core.plugin import TRANSIENT
 from toro_properties import cli, middleware
 from toro_properties.indexes import aload_property_indexes
-from toro_properties.live import ProcessState
+from toro_properties.live import STATE_KEY, ProcessState
 
 if TYPE_CHECKING:
-    from toro_core.runtime.context import ServiceContext
+    from toro_core.plugin import ProcessContext
 
 log = logging.getLogger("toro.properties")
 
@@ -38,28 +39,22 @@ def around_job(execution: Execution) -> AbstractAsyncContextManager[None]:
 
 
 @hookimpl
-def worker_services(context: ServiceContext) -> list[Callable[[], Awaitable[None]]]:
-    state = ProcessState(pool=context.pool, database_url=context.app.database_url)
-    # Called in the task that starts the jobs, so every job's context inherits it.
-    middleware.attach_process(state)
+def worker_services(context: ProcessContext) -> list[Callable[[], Awaitable[None]]]:
+    state = context.state[STATE_KEY] = ProcessState()
 
     async def watch_indexes() -> None:
         """Read the property indexes now and every few seconds until the process stops."""
-        try:
-            while not context.stopping.is_set():
-                try:
-                    async with context.pool.connection() as conn:
-                        state.indexes = tuple(await aload_property_indexes(conn))
-                except TRANSIENT as exc:
-                    log.debug("reading property indexes failed (%s); retrying", type(exc).__name__)
-                except Exception:
-                    log.exception("reading property indexes failed; retrying")
-                finally:
-                    state.ready.set()
-                with anyio.move_on_after(INDEX_REFRESH_INTERVAL):
-                    await context.stopping.wait()
-        finally:
-            middleware.detach_process(state)
+        while not context.stopping.is_set():
+            try:
+                state.indexes = tuple(await aload_property_indexes(context.store))
+            except TRANSIENT as exc:
+                log.debug("reading property indexes failed (%s); retrying", exc)
+            except Exception:
+                log.exception("reading property indexes failed; retrying")
+            finally:
+                state.ready.set()
+            with anyio.move_on_after(INDEX_REFRESH_INTERVAL):
+                await context.stopping.wait()
 
     return [watch_indexes]
 
@@ -67,5 +62,3 @@ def worker_services(context: ServiceContext) -> list[Callable[[], Awaitable[None
 @hookimpl
 def cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cli.add_commands(subparsers)
-
-

@@ -1,6 +1,6 @@
 """The ``around_job`` middleware: on a failed attempt, record it and maybe reschedule the job.
 
-A retried job gets ``Outcome("scheduled", scheduled_at=now + delay)``; toro-scheduler's
+A retried job gets ``Outcome("scheduled", scheduled_at=now + delay)``; the kernel's
 promoter queues it again when that time comes. The exception is re-raised either way, so the
 kernel still stores the last error in ``error:class``, ``error:message`` and ``error:backtrace``.
 """
@@ -20,7 +20,7 @@ from toro_retry.options import RetryOptionError, RetryPolicy, policy_for, second
 
 log = logging.getLogger("toro.retry")
 
-#: Status a retried job waits in; registered by toro-scheduler, which also promotes it.
+#: Status a retried job waits in: the kernel's, whose promoter queues it when due.
 WAITING_STATUS = "scheduled"
 #: Why the last failure was not retried (set on the job's final failure, cleared on a retry).
 GAVE_UP_KEY = "retry:gave_up"
@@ -91,7 +91,11 @@ async def record_failure(execution: Execution, policy: RetryPolicy, error: Excep
     execution.outcome = Outcome(WAITING_STATUS, scheduled_at=now + timedelta(seconds=delay))
     log.info(
         "job %s %s failed on attempt %d (%s); retrying in %.3g s",
-        job.id, job.class_name, job.attempt, type(error).__name__, delay,
+        job.id,
+        job.class_name,
+        job.attempt,
+        type(error).__name__,
+        delay,
     )
 
 

@@ -1,7 +1,7 @@
 """The job-detail section toro-retry adds to toro-monitor: the error of every failed attempt.
 
-Plain data for the monitor's ``monitor_views`` hook (no Litestar import), so the plugin works
-with or without the monitor installed.
+Plain data for the monitor's ``monitor_views`` hook; only the monitor calls it, so this module
+(which imports toro-monitor's light ``MonitorView``) is imported only when the monitor is there.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from toro_core import Job, MonitorView
+from toro_monitor.view import MonitorView
+
+from toro_core import Job
 from toro_retry.history import ERRORS_KEY
 from toro_retry.middleware import GAVE_UP_KEY, WAITING_STATUS
 
@@ -31,10 +33,12 @@ def history_context(job: Job) -> dict[str, Any]:
     }
 
 
-VIEW = MonitorView(
-    title="Retries",
-    template="toro_retry/history.html",
-    templates=TEMPLATES,
-    predicate=has_history,
-    context=history_context,
-)
+def retries_view() -> MonitorView:
+    """The "Retries" section of a job's detail."""
+    return MonitorView(
+        title="Retries",
+        template="toro_retry/history.html",
+        templates=TEMPLATES,
+        predicate=has_history,
+        context=history_context,
+    )

@@ -3,9 +3,8 @@
 * ``worker_options`` declares the retry options, so the kernel accepts them only while this
   plugin is loaded (blocked by ``TORO_PLUGINS``/``TORO_DISABLE_PLUGINS``, they are unknown).
 * ``around_job`` records each failure and reschedules the job (:mod:`toro_retry.middleware`).
-* ``monitor_views`` adds a "Retries" section to a job's detail in toro-monitor.
-* ``worker_services`` checks at worker start that the ``scheduled`` status, which retried
-  jobs wait in, is registered (it comes from toro-scheduler), and says so loudly if not.
+* ``monitor_views`` (a toro-monitor hook, optional) adds a "Retries" section to a job's
+  detail: the monitor shows the retry history only through it.
 
 No status of its own: see the README ("Why no 'retrying' status").
 """
@@ -13,17 +12,12 @@ No status of its own: see the README ("Why no 'retrying' status").
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from toro_core import Execution, MonitorView, Worker, hookimpl
-from toro_retry.middleware import WAITING_STATUS, middleware
-from toro_retry.monitor import VIEW
+from toro_core import Execution, Worker, hookimpl
+from toro_retry.middleware import middleware
 from toro_retry.options import OPTIONS, policy_for
-
-if TYPE_CHECKING:
-    from toro_core.runtime.context import ServiceContext
 
 log = logging.getLogger("toro.retry")
 
@@ -44,18 +38,8 @@ def around_job(execution: Execution) -> AbstractAsyncContextManager[None] | None
     return middleware(execution)
 
 
-@hookimpl
-def worker_services(context: ServiceContext) -> Iterable[Any]:
-    if WAITING_STATUS not in context.app.statuses:
-        log.error(
-            "toro-retry: status %r is not registered in this worker (is the 'scheduler' plugin "
-            "left out by TORO_PLUGINS or TORO_DISABLE_PLUGINS?); jobs that should be retried "
-            "will fail instead",
-            WAITING_STATUS,
-        )
-    return ()
+@hookimpl(optionalhook=True)
+def monitor_views() -> list[Any]:
+    from toro_retry.monitor import retries_view
 
-
-@hookimpl
-def monitor_views() -> list[MonitorView]:
-    return [VIEW]
+    return [retries_view()]

@@ -1,3 +1,3 @@
-"""toro-scheduler: perform_in, perform_at and periodic jobs for toro."""
+"""toro-scheduler: periodic (cron and interval) jobs for toro."""
 
 __version__ = "0.1.0"

@@ -14,22 +14,15 @@ import sys
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
-from toro_core.app import Toro
-from toro_core.errors import ConfigurationError, DatabaseUnavailable
-from toro_core.settings import describe_conninfo
+from toro_core import ConfigurationError, DatabaseUnavailable, SchemaMissing, Toro
+from toro_core.plugin import SyncStore, common_options, connect, env_list, import_modules, utcnow
 from toro_scheduler.schedules import Schedule, find_schedules
 from toro_scheduler.sql import query
-from toro_scheduler.timing import utcnow
 from toro_scheduler.triggers import Trigger, next_ticks, trigger_from
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``schedules`` to ``toro-core``."""
-    from toro_core.cli import common_options
-
     parser = subparsers.add_parser(
         "schedules",
         parents=[common_options()],
@@ -62,8 +55,6 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def run(args: argparse.Namespace, app: Toro) -> int:
-    from toro_core.cli import env_list, import_modules
-
     import_modules(args.modules if args.modules is not None else env_list("REQUIRE"))
     local, errors = find_schedules(app)
     stored, upcoming, problem = _read_database(app, args.jobs)
@@ -85,20 +76,15 @@ def _read_database(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     """Stored schedules and upcoming jobs; or a reason the database could not be read."""
     try:
-        url = app.database_url
-        with psycopg.connect(
-            url, autocommit=True, connect_timeout=10, row_factory=dict_row
-        ) as conn:
-            stored = conn.execute(query("list_schedules")).fetchall()
+        with connect(app.database_url) as conn:
+            store = SyncStore(connection=conn)
+            stored = store.fetch_all(query("list_schedules"))
             upcoming = []
             if limit > 0:
-                upcoming = conn.execute(query("upcoming_jobs"), {"limit": limit}).fetchall()
-    except ConfigurationError as exc:
+                upcoming = store.fetch_all(query("upcoming_jobs"), {"limit": limit})
+    except (ConfigurationError, DatabaseUnavailable) as exc:
         return [], [], str(exc)
-    except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [], [], f"cannot connect to PostgreSQL at {describe_conninfo(url)}: {first}"
-    except psycopg.errors.UndefinedTable:
+    except SchemaMissing:
         return [], [], "the scheduler's tables do not exist: run `toro-core migrate`"
     return stored, upcoming, None
 

@@ -1,9 +1,9 @@
 """The "Scheduled" page of toro-monitor: upcoming scheduled jobs and periodic schedules.
 
-:func:`scheduled_page` describes the page as a :class:`~toro_core.views.MonitorView`; the
-``monitor_views`` hook in :mod:`toro_scheduler.plugin` returns it. Nothing here imports
-Litestar or toro-monitor, so toro-scheduler installs and runs without them: the monitor
-imports this page only when it builds its app, and renders the template itself.
+:func:`scheduled_page` describes the page as a toro-monitor ``MonitorView``; the
+``monitor_views`` hook in :mod:`toro_scheduler.plugin` returns it. Only the monitor calls that
+hook, and this module is imported there, so toro-scheduler installs and runs without the
+monitor (and never imports Litestar): the monitor renders the template itself.
 
 The page is polled by the monitor (every few seconds while visible), so each refresh costs
 three small statements: the next :data:`UPCOMING` scheduled jobs from the partial index
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from toro_monitor.view import MonitorView
 
-from toro_core.views import MonitorView
+from toro_core import SchemaMissing
+from toro_core.plugin import Store, utcnow
 from toro_scheduler.periodic import HOUSEKEEPING_EVERY
 from toro_scheduler.sql import query
-from toro_scheduler.timing import utcnow
 from toro_scheduler.triggers import next_ticks, trigger_from, zone
 
 #: Folder holding ``toro_scheduler/scheduled.html``.
@@ -67,17 +67,16 @@ class Moment:
 
 async def page_context(job: None, conn: psycopg.AsyncConnection[Any]) -> dict[str, Any]:
     """The template's data: ``jobs``, ``total``, ``capped``, ``schedules``, ``problem``."""
+    store = Store(connection=conn)
     try:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(query("upcoming_jobs"), {"limit": UPCOMING})
-        jobs = [_job(row) for row in await cur.fetchall()]
-        await cur.execute(query("monitor_count_scheduled"), {"cap": COUNT_CAP + 1})
-        counted = await cur.fetchone()
+        jobs = [
+            _job(row) for row in await store.fetch_all(query("upcoming_jobs"), {"limit": UPCOMING})
+        ]
+        counted = await store.fetch_one(query("monitor_count_scheduled"), {"cap": COUNT_CAP + 1})
         total = int(counted["jobs"]) if counted else 0
-        await cur.execute(query("list_schedules"))
         now = utcnow()
-        schedules = [_schedule(row, now) for row in await cur.fetchall()]
-    except psycopg.errors.UndefinedTable:
+        schedules = [_schedule(row, now) for row in await store.fetch_all(query("list_schedules"))]
+    except SchemaMissing:
         return {
             "problem": "The scheduler's tables do not exist yet: run `toro-core migrate`.",
             "jobs": [],

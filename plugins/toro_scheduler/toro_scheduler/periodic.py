@@ -27,20 +27,15 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 import anyio
-import psycopg
-from psycopg.rows import dict_row
 
-from toro_core.client import job_params
-from toro_core.encoding import encode_args
-from toro_core.job import Job
-from toro_core.runtime.backoff import TRANSIENT, Backoff
+from toro_core import Job, SchemaMissing
+from toro_core.plugin import TRANSIENT, Retry, Store, encode_args, fetch_all, utcnow
 from toro_scheduler.schedules import Schedule, find_schedules
 from toro_scheduler.sql import query
-from toro_scheduler.timing import sleep_unless, utcnow
 from toro_scheduler.triggers import ticks_between
 
 if TYPE_CHECKING:
-    from toro_core.runtime.context import ServiceContext
+    from toro_core.plugin import ProcessContext
 
 log = logging.getLogger("toro.scheduler")
 
@@ -58,16 +53,17 @@ RETENTION = 3600.0
 MAX_SLEEP = 30.0
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_RETRYABLE = (*TRANSIENT, psycopg.errors.UndefinedTable)
+_RETRYABLE = (*TRANSIENT, SchemaMissing)
 
 
 class PeriodicEnqueuer:
     """See the module docstring; :meth:`run` is the service."""
 
     def __init__(
-        self, context: ServiceContext, schedules: Sequence[Schedule] | None = None
+        self, context: ProcessContext, schedules: Sequence[Schedule] | None = None
     ) -> None:
         self.context = context
+        self.store = Store(context.pool)
         self.schedules: list[Schedule] = list(schedules) if schedules is not None else []
         self._given = schedules is not None
         #: Per schedule, the moment up to which its ticks have been dealt with.
@@ -86,7 +82,7 @@ class PeriodicEnqueuer:
             "periodic schedules: %s", "; ".join(schedule.describe() for schedule in self.schedules)
         )
         stopping = self.context.stopping
-        backoff = Backoff()
+        retry = Retry("enqueuing periodic jobs", log)
         next_housekeeping = 0.0
         while not stopping.is_set():
             try:
@@ -99,20 +95,12 @@ class PeriodicEnqueuer:
                 for schedule in self.schedules:
                     await self._enqueue_due(schedule, now)
             except _RETRYABLE as exc:
-                delay = backoff.next_delay()
-                if backoff.failures == 1 or backoff.failures % 10 == 0:
-                    hint = ""
-                    if isinstance(exc, psycopg.errors.UndefinedTable):
-                        hint = " (the scheduler's tables are missing: run `toro-core migrate`)"
-                        delay = max(delay, 5.0)
-                    log.warning("enqueuing periodic jobs failed (%s)%s; retrying in %.1fs",
-                                type(exc).__name__, hint, delay)
-                await sleep_unless(stopping, delay)
+                # a missing table (not migrated yet) is waited out like an outage
+                await retry.pause(exc, until=stopping)
                 continue
-            if backoff.failures:
-                log.info("enqueuing periodic jobs again after %d failed tries", backoff.failures)
-                backoff.reset()
-            await sleep_unless(stopping, self._seconds_to_next_tick(next_housekeeping))
+            retry.succeeded()
+            with anyio.move_on_after(self._seconds_to_next_tick(next_housekeeping)):
+                await stopping.wait()
 
     # ------------------------------------------------------------------ ticks
 
@@ -131,45 +119,66 @@ class PeriodicEnqueuer:
         self.cursors[schedule.name] = max(self.cursors[schedule.name], now)
 
     async def _enqueue_ticks(self, schedule: Schedule, ticks: list[datetime]) -> list[Job]:
-        """One transaction: claim ``ticks`` and insert a job for each tick claimed here."""
-        app = self.context.app
-        params = job_params(app, schedule.worker, schedule.args,
-                            properties={"schedule:name": schedule.name})
-        params.update(schedule=schedule.name, ticks=ticks,
-                      enqueued_by=self.context.settings.identity)
-        async with self.context.pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(query("enqueue_ticks"), params)
-            rows = await cur.fetchall()
-            if rows:
+        """One transaction: claim ``ticks`` and enqueue a job for each tick claimed here (its
+        ``scheduled_at`` is the tick), through the kernel's client on the same connection."""
+        client = self.context.app.aclient
+        jobs: list[Job] = []
+        async with self.store.transaction() as conn:
+            claimed = await fetch_all(
+                conn,
+                query("claim_ticks"),
+                {
+                    "schedule": schedule.name,
+                    "ticks": ticks,
+                    "enqueued_by": self.context.settings.identity,
+                },
+            )
+            for tick in sorted(row["tick_at"] for row in claimed):
+                properties = {"schedule:name": schedule.name, "schedule:tick": tick.isoformat()}
+                job = await client.enqueue(
+                    schedule.worker,
+                    schedule.args,
+                    connection=conn,
+                    scheduled_at=tick,
+                    properties=properties,
+                    queue=schedule.queue,
+                )
+                jobs.append(job)
+            if jobs:
                 await conn.execute(
                     query("link_tick_jobs"),
                     {
                         "schedule": schedule.name,
-                        "job_ids": [row["id"] for row in rows],
-                        "ticks": [row["scheduled_at"] for row in rows],
+                        "job_ids": [job.id for job in jobs],
+                        "ticks": [job.scheduled_at for job in jobs],
                     },
                 )
-        jobs = [Job.from_row(row) for row in rows]
         if jobs:
             self.enqueued += len(jobs)
-            app.notify_enqueued(jobs)
-            log.debug("schedule %s: enqueued %d tick(s) (jobs %s)", schedule.name, len(jobs),
-                      ", ".join(str(job.id) for job in jobs))
+            log.debug(
+                "schedule %s: enqueued %d tick(s) (jobs %s)",
+                schedule.name,
+                len(jobs),
+                ", ".join(str(job.id) for job in jobs),
+            )
         return jobs
 
     def _log_skipped(self, schedule: Schedule, cursor: datetime, horizon: datetime) -> None:
         skipped = _count(ticks_between(schedule.trigger, cursor, horizon - _ONE_MICROSECOND))
         count, first, last = skipped
-        if not count:
+        if not count or first is None or last is None:
             return
         if count >= SKIP_COUNT_LIMIT:
             amount, until = f"at least {count}", f"before {horizon.isoformat()}"
         else:
-            amount, until = str(count), f"to {last.isoformat()}"  # type: ignore[union-attr]
+            amount, until = str(count), f"to {last.isoformat()}"
         log.warning(
             "schedule %s: skipped %s missed tick(s) from %s %s, older than its catch-up "
-            "window of %gs", schedule.name, amount, first.isoformat(), until,  # type: ignore[union-attr]
+            "window of %gs",
+            schedule.name,
+            amount,
+            first.isoformat(),
+            until,
             schedule.catch_up,
         )
 
@@ -184,9 +193,8 @@ class PeriodicEnqueuer:
     async def _load_cursors(self) -> None:
         """Start each schedule from its latest recorded tick, or from now if it has none."""
         names = [schedule.name for schedule in self.schedules]
-        async with self.context.pool.connection() as conn:
-            cur = await conn.execute(query("last_ticks"), {"names": names})
-            latest = {name: tick for name, tick in await cur.fetchall()}
+        rows = await self.store.fetch_all(query("last_ticks"), {"names": names})
+        latest = {row["name"]: row["last_tick"] for row in rows}
         now = utcnow()
         self.cursors = {name: latest.get(name) or now for name in names}
 
@@ -194,7 +202,7 @@ class PeriodicEnqueuer:
         """Record the schedules as seen now; prune ticks nobody will claim again."""
         schedules = self.schedules
         now = utcnow()
-        async with self.context.pool.connection() as conn:
+        async with self.store.transaction() as conn:
             await conn.execute(
                 query("register_schedules"),
                 {

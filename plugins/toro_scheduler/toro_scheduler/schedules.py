@@ -23,13 +23,11 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from toro_core import registry
-from toro_scheduler.timing import interval_seconds
+from toro_core.plugin import interval_seconds, job_params, worker_classes
 from toro_scheduler.triggers import CronTrigger, IntervalTrigger, Trigger
 
 if TYPE_CHECKING:
-    from toro_core.app import Toro
-    from toro_core.worker import Worker
+    from toro_core import Toro, Worker
 
 log = logging.getLogger("toro.scheduler")
 
@@ -128,7 +126,7 @@ def _args(cls: type[Worker]) -> tuple[Any, ...]:
 
 def loaded_workers() -> list[type[Worker]]:
     """The worker classes defined in this process so far, in name order."""
-    return registry.loaded()
+    return worker_classes()
 
 
 def find_schedules(
@@ -140,8 +138,6 @@ def find_schedules(
     are not JSON) is left out and reported by a message naming it, so one bad schedule does not
     stop the others.
     """
-    from toro_core.client import job_params
-
     found: list[Schedule] = []
     errors: list[str] = []
     for cls in loaded_workers() if workers is None else workers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toro_core.sql import load_queries
+from toro_core.plugin import load_queries
 
 
 def query(name: str) -> str:

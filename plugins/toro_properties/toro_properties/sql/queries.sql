@@ -1,20 +1,5 @@
 -- toro-properties' queries. Each block starts with "-- name:"; parameters are %(name)s.
 
--- name: set_live_properties
--- Merges %(patch)s (a JSON object) into a running job's properties at once, so other sessions
--- (the monitor, reports) see progress before the job ends. Fenced like the kernel's
--- finish_jobs: only while the job is still running under the same holder and attempt (the
--- fencing token), and the holder is still a registered process. Returns the id when written,
--- nothing when refused.
-UPDATE toro_jobs
-   SET properties = properties || %(patch)s::jsonb
- WHERE id = %(id)s
-   AND attempt = %(attempt)s
-   AND locked_by = %(holder)s
-   AND status = 'running'
-   AND EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = %(holder)s)
-RETURNING id;
-
 -- name: list_property_indexes
 -- The expression indexes on toro_jobs made by toro-properties, recognised by their comment
 -- ("toro-properties: {json}"). Invalid ones (a failed concurrent build) are listed too: their
@@ -39,4 +24,4 @@ SELECT i.indisvalid AS valid
 
 -- name: jobs_table_exists
 -- Whether toro_jobs is visible on the search path.
-SELECT to_regclass('toro_jobs') IS NOT NULL;
+SELECT to_regclass('toro_jobs') IS NOT NULL AS exists;

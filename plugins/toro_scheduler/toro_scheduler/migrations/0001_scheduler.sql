@@ -1,8 +1,9 @@
--- toro-scheduler 0001: finding due scheduled jobs, and periodic schedules with their ticks.
+-- toro-scheduler 0001: periodic schedules with their ticks.
 
--- The promoter walks due jobs in time order; the index holds only scheduled rows, so it stays
--- as small as the number of jobs waiting for their time.
-CREATE INDEX toro_jobs_scheduled ON toro_jobs (scheduled_at) WHERE status = 'scheduled';
+-- (Before the kernel owned scheduled jobs, this migration created their index; toro-core's
+-- migration 0003 creates it now, and runs first.)
+CREATE INDEX IF NOT EXISTS toro_jobs_scheduled ON toro_jobs (scheduled_at)
+    WHERE status = 'scheduled';
 
 -- The periodic schedules that worker processes declare, as they last described them; lets the
 -- CLI and the monitor list schedules without importing the application's code.

@@ -1,51 +1,16 @@
 -- toro-scheduler's queries. Each block starts with "-- name:"; parameters are %(name)s.
 
--- name: promote_due
--- Moves up to %(limit)s scheduled jobs whose time has come to queued, earliest first, and wakes
--- the workers of their queues (one NOTIFY per queue). Rows another promoter holds are skipped,
--- so any number of processes may run this at once; each job is promoted by one of them.
-WITH due AS (
-    SELECT id
-      FROM toro_jobs
-     WHERE status = 'scheduled' AND scheduled_at <= now()
-     ORDER BY scheduled_at
-     LIMIT %(limit)s
-       FOR UPDATE SKIP LOCKED
-), promoted AS (
-    UPDATE toro_jobs AS j
-       SET status = 'queued'
-      FROM due
-     WHERE j.id = due.id
-    RETURNING j.queue
-), woken AS (
-    SELECT pg_notify('toro_jobs', q.queue) FROM (SELECT DISTINCT queue FROM promoted) AS q
-)
-SELECT (SELECT count(*) FROM promoted) AS promoted, (SELECT count(*) FROM woken) AS queues;
-
--- name: enqueue_ticks
--- Claims the ticks %(ticks)s of schedule %(schedule)s and inserts one queued job for each tick
--- this statement claimed (scheduled_at is the tick). A tick some process already claimed is
--- left alone by ON CONFLICT DO NOTHING (waiting first for that process's transaction, if it
--- is still open), so a tick yields one job however many processes try it. One NOTIFY wakes
--- the queue's idle workers when jobs were inserted.
-WITH claimed AS (
-    INSERT INTO toro_schedule_ticks (schedule, tick_at, enqueued_by)
-    SELECT %(schedule)s, t.tick_at, %(enqueued_by)s
-      FROM unnest(%(ticks)s::timestamptz[]) AS t(tick_at)
-    ON CONFLICT (schedule, tick_at) DO NOTHING
-    RETURNING tick_at
-), inserted AS (
-    INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at, properties)
-    SELECT %(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, 'queued', c.tick_at,
-           %(properties)s::jsonb || jsonb_build_object('schedule:tick', c.tick_at)
-      FROM claimed AS c
-     ORDER BY c.tick_at
-    RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at,
-              finished_at, status, started_by, properties, attempt
-), woken AS (
-    SELECT pg_notify('toro_jobs', %(queue)s) WHERE EXISTS (SELECT 1 FROM inserted)
-)
-SELECT i.* FROM inserted AS i WHERE (SELECT count(*) FROM woken) >= 0 ORDER BY i.scheduled_at;
+-- name: claim_ticks
+-- Claims the ticks %(ticks)s of schedule %(schedule)s for this process and returns those it
+-- claimed, in order. A tick some process already claimed is left alone by ON CONFLICT DO
+-- NOTHING (waiting first for that process's transaction, if it is still open), so a tick is
+-- claimed once however many processes try it. The caller enqueues one job per claimed tick in
+-- the same transaction: the tick and its job exist together or not at all.
+INSERT INTO toro_schedule_ticks (schedule, tick_at, enqueued_by)
+SELECT %(schedule)s, t.tick_at, %(enqueued_by)s
+  FROM unnest(%(ticks)s::timestamptz[]) AS t(tick_at)
+ON CONFLICT (schedule, tick_at) DO NOTHING
+RETURNING tick_at;
 
 -- name: link_tick_jobs
 -- Records which job each claimed tick of %(schedule)s became (same transaction as enqueue_ticks).

@@ -2,8 +2,8 @@
 
 A file holds blocks that each start with ``-- name: <name>`` followed by comment lines that
 describe the query; parameters are written ``%(name)s`` so that psycopg binds them and a block
-can be pasted into psql after replacing them. Plugins keep their own ``sql/`` folder and load it
-with :func:`load_queries` too.
+can be pasted into psql after replacing them. Plugins keep their own ``sql/`` folder (or any
+``.sql`` file in their package) and load it with :func:`load_queries` too.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ def parse_queries(text: str) -> dict[str, str]:
 
 @cache
 def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
-    """Return the named blocks of ``filename`` inside ``package`` (cached)."""
+    """Return the named blocks of ``filename`` inside ``package`` (read once, then cached)."""
     text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
     return parse_queries(text)
 
 
 def query(name: str) -> str:
-    """Return one of toro-core's own queries by name."""
-    return load_queries("toro_core.sql")[name]
+    """One of toro-core's own queries (``toro_core/store/queries.sql``) by name."""
+    return load_queries("toro_core.store")[name]

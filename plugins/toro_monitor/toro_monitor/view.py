@@ -1,7 +1,8 @@
 """Monitor views that plugins contribute through the ``monitor_views`` hook.
 
-Declared in the kernel so a plugin can describe its views without importing Litestar; the
-toro-monitor plugin renders them.
+A light module (no Litestar import): a plugin builds its views inside its ``monitor_views``
+implementation, which only the monitor calls, with ``from toro_monitor.view import
+MonitorView``; the monitor renders them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from toro_core.job import Job
+from toro_core import Job
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -14,8 +14,6 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import anyio
-
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
@@ -64,9 +62,3 @@ def due_after(interval: Any, *, now: datetime | None = None) -> datetime:
     """The moment ``interval`` after ``now`` (default: the current time), in UTC."""
     seconds = interval_seconds(interval)
     return (now or utcnow()) + timedelta(seconds=seconds)
-
-
-async def sleep_unless(event: anyio.Event, seconds: float) -> None:
-    """Sleep ``seconds`` or until ``event`` is set, whichever comes first."""
-    with anyio.move_on_after(seconds):
-        await event.wait()

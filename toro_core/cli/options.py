@@ -1,0 +1,96 @@
+"""Pieces every ``toro-core`` subcommand uses, the kernel's and the plugins' alike.
+
+Plugins reach these through :mod:`toro_core.plugin` (``common_options``, ``env_list``,
+``import_modules``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from toro_core.errors import ToroError
+
+
+def env(name: str, default: Any = None) -> Any:
+    """The value of ``$TORO_<name>``, or ``default``."""
+    return os.environ.get(f"TORO_{name}", default)
+
+
+def env_list(name: str, default: Sequence[str] = ()) -> list[str]:
+    """The comma-separated values of ``$TORO_<name>``."""
+    value = env(name)
+    return [v.strip() for v in value.split(",") if v.strip()] if value else list(default)
+
+
+def common_options() -> argparse.ArgumentParser:
+    """The options every subcommand has, before or after the subcommand's name.
+
+    Use it as a parent parser: ``subparsers.add_parser("x", parents=[common_options()])``.
+    Defaults are suppressed here so that a value given before the subcommand is not reset by
+    the subcommand's copy of the option; ``toro-core`` fills them in after parsing
+    (``args.database_url`` is then the option or ``None``).
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        help="PostgreSQL URL or conninfo (default: $TORO_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="logging level of the 'toro' logger ($TORO_LOG_LEVEL, default INFO)",
+    )
+    return parser
+
+
+def import_modules(modules: Sequence[str]) -> None:
+    """Import the modules that define workers (``-r``); the current directory is importable.
+
+    A module that cannot be imported is a :class:`~toro_core.errors.ToroError` naming it.
+    """
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ToroError(f"cannot import worker module {name!r}: {exc}") from exc
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("toro").setLevel(level)
+
+
+def _number(kind: type, low: float, strict: bool, what: str) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, infinity
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+#: argparse types for option values that must be a count or a duration.
+positive_int = _number(int, 1, False, "a whole number of at least 1")
+positive_seconds = _number(float, 0, True, "a number of seconds above 0")
+seconds_or_zero = _number(float, 0, False, "a number of seconds, 0 or more")

@@ -1,0 +1,132 @@
+"""The claim loop: as many queued jobs as there are free slots, one statement per batch.
+
+It claims whenever a slot frees, a notification arrives or the poll interval passes. Each
+queue is walked from the last id this process claimed (``after``), so the dead index entries
+that earlier claims left behind are not walked again; once every ``poll_interval`` (and before
+sleeping) it looks from the start of each queue, for jobs that came back (recovered, retried).
+When only a few slots are free while others still run, it waits a moment for more to free so
+that a claim takes a batch rather than one job at a time.
+
+Every ``dead_after`` seconds, and after a claim whose answer was lost, it hands back jobs the
+database says this process holds but that it does not know of.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from toro_core.runtime.outcomes import some_ids
+from toro_core.runtime.retry import TRANSIENT, Retry
+
+if TYPE_CHECKING:
+    from toro_core.job import Job
+    from toro_core.runtime.outcomes import OutcomeWriter
+    from toro_core.runtime.slots import Slots
+    from toro_core.runtime.waker import Waker
+    from toro_core.settings import WorkerSettings
+    from toro_core.store import CoreStore
+
+log = logging.getLogger("toro.worker")
+#: Seconds to wait for more slots to free before claiming for fewer than half of them.
+PATIENCE = 0.002
+
+
+class Claimer:
+    """See the module docstring; :meth:`run` until ``stopping`` is set."""
+
+    def __init__(
+        self,
+        *,
+        store: CoreStore,
+        settings: WorkerSettings,
+        slots: Slots,
+        writer: OutcomeWriter,
+        owner: Callable[[], str],
+        waker: Waker,
+        stopping: anyio.Event,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.slots = slots
+        self.writer = writer
+        self.owner = owner
+        self.waker = waker
+        self.stopping = stopping
+        #: Jobs claimed so far.
+        self.claimed = 0
+        self._unsure = False  # a claim failed: it may have committed without us knowing
+
+    async def run(self) -> None:
+        settings, slots = self.settings, self.slots
+        retry = Retry("claiming", log)
+        after = 0
+        last_full_scan = 0.0
+        half = max(1, min(settings.concurrency, settings.batch_size) // 2)
+        next_check = time.monotonic() + settings.dead_after
+        while not self.stopping.is_set():
+            try:
+                if self._unsure or time.monotonic() >= next_check:
+                    await self.release_unknown()
+                    next_check = time.monotonic() + settings.dead_after
+                if slots.free <= 0 or self.writer.over_limit:
+                    await self.waker.sleep(settings.poll_interval)
+                    continue
+                if slots.free < half and slots.running:
+                    await self._gather_free_slots(half)
+                now = time.monotonic()
+                if now - last_full_scan >= settings.poll_interval:
+                    after = 0
+                limit = min(slots.free, settings.batch_size)
+                claimed = await self._claim(limit, after)
+            except TRANSIENT as exc:
+                self._unsure = True
+                await retry.pause(exc, until=self.stopping)
+                continue
+            retry.succeeded()
+            if after == 0:
+                last_full_scan = now
+            if claimed:
+                after = max(after, claimed[-1].id)
+            if len(claimed) < limit:
+                if after:
+                    after = 0  # look again from the start of each queue before sleeping
+                    continue
+                await self.waker.sleep(settings.poll_interval)
+
+    async def _claim(self, limit: int, after: int) -> list[Job]:
+        """Claim up to ``limit`` jobs and hand them to the slots; return them (id order)."""
+        owner = self.owner()
+        jobs = await self.store.claim(
+            queues=self.settings.queues,
+            after=after,
+            limit=limit,
+            owner=owner,
+            started_by=self.settings.identity,
+        )
+        self.slots.submit(jobs, owner)
+        self.claimed += len(jobs)
+        return jobs
+
+    async def release_unknown(self) -> None:
+        """Requeue jobs held under this process's id that it is not running (see the module)."""
+        owner = self.owner()
+        known = [*self.slots.held_ids(owner), *self.writer.pending_ids(owner)]
+        released = await self.store.release_unknown(owner, known)
+        self._unsure = False
+        if released:
+            log.warning(
+                "jobs %s were held under this process's id but not running here (a claim whose "
+                "answer was lost); they are queued again",
+                some_ids(released),
+            )
+
+    async def _gather_free_slots(self, wanted: int) -> None:
+        """Wait up to :data:`PATIENCE` seconds for ``wanted`` free slots (or any stop)."""
+        with anyio.move_on_after(PATIENCE):
+            while self.slots.free < wanted and self.slots.running and not self.stopping.is_set():
+                await self.waker.sleep(PATIENCE)

@@ -1,0 +1,52 @@
+"""SIGTERM and SIGINT for a worker started from the command line.
+
+The first signal begins a graceful stop; another within :data:`SAME_SIGNAL` seconds is taken
+as the same one (a terminal under ``uv run`` delivers one Ctrl-C twice: to the process group
+and again through uv); a signal after that stops at once. An embedded worker installs none of
+this: the application that embeds it owns its signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from typing import Protocol
+
+import anyio
+
+log = logging.getLogger("toro.worker")
+
+#: Seconds within which a repeated signal counts as the first one.
+SAME_SIGNAL = 0.5
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+    def stop_now(self) -> None: ...
+
+    @property
+    def shutdown_timeout(self) -> float: ...
+
+
+async def handle_signals(process: Stoppable) -> None:
+    """Turn SIGTERM/SIGINT into :meth:`stop` and a later second one into :meth:`stop_now`."""
+    first: float | None = None
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            now = time.monotonic()
+            if first is None:
+                first = now
+                log.info(
+                    "%s: stopping gracefully (up to %.0fs); send it again to stop now",
+                    name,
+                    process.shutdown_timeout,
+                )
+                process.stop()
+            elif now - first < SAME_SIGNAL:
+                log.debug("%s again within %.1fs: the same stop", name, SAME_SIGNAL)
+            else:
+                log.warning("%s again: stopping now", name)
+                process.stop_now()

@@ -1,0 +1,130 @@
+"""The running slots: ``concurrency`` runners that take claimed jobs one after another.
+
+Every claimed attempt is a :class:`Claim`: the job and the registry id it was claimed under
+(with the attempt number, its fencing token). A slot runs it through the executor and hands
+the outcome to the writer. When the process finds it was declared dead, :meth:`Slots.abandon`
+stops the attempts held under the old id (others run those jobs now); their outcomes are
+never written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+
+from toro_core.runtime.outcomes import some_ids, to_pending
+from toro_core.runtime.waker import Waker
+
+if TYPE_CHECKING:
+    from toro_core.job import Job
+    from toro_core.runtime.executor import Executor
+    from toro_core.runtime.outcomes import OutcomeWriter
+
+log = logging.getLogger("toro.worker")
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Claim:
+    """One claimed attempt: the job and the registry id it was claimed under."""
+
+    job: Job
+    owner: str
+    #: The attempt's own cancel scope while it runs.
+    scope: anyio.CancelScope | None = None
+    #: Stopped because the process was declared dead and others run the job now.
+    abandoned: bool = False
+
+
+class Slots:
+    """Runs claimed jobs, at most ``concurrency`` at once; see the module docstring."""
+
+    def __init__(
+        self, executor: Executor, writer: OutcomeWriter, concurrency: int, freed: Waker
+    ) -> None:
+        self.executor = executor
+        self.writer = writer
+        self.concurrency = concurrency
+        #: Woken whenever a slot frees (the claim loop sleeps on it).
+        self.freed = freed
+        #: Claimed and not finished: waiting for a slot or running.
+        self.running: set[Claim] = set()
+        #: Attempts cancelled by a stop, to be put back to queued.
+        self.cancelled: list[Claim] = []
+        self._inbox: asyncio.Queue[Claim] = asyncio.Queue()
+        self._idle = anyio.Event()
+
+    @property
+    def free(self) -> int:
+        return self.concurrency - len(self.running)
+
+    def submit(self, jobs: list[Job], owner: str) -> None:
+        """Hand claimed jobs to the slots."""
+        for job in jobs:
+            claim = Claim(job, owner)
+            self.running.add(claim)
+            self._inbox.put_nowait(claim)
+
+    def held_ids(self, owner: str) -> list[int]:
+        """Ids of the jobs claimed under ``owner`` that are waiting or running here."""
+        return [c.job.id for c in self.running if c.owner == owner]
+
+    async def run_slot(self) -> None:
+        """One runner: takes claimed jobs one after another (until cancelled)."""
+        while True:
+            await self._run(await self._inbox.get())
+
+    async def _run(self, claim: Claim) -> None:
+        execution = None
+        try:
+            if not claim.abandoned:
+                with anyio.CancelScope() as claim.scope:
+                    execution = await self.executor.run(claim.job, claim.owner)
+        except anyio.get_cancelled_exc_class():
+            self.cancelled.append(claim)
+            raise
+        except BaseException:  # never lose a job to a bug in a plugin hook
+            log.exception(
+                "job %s: the runtime failed around it; it stays for recovery", claim.job.id
+            )
+            raise
+        finally:
+            self.running.discard(claim)
+            self.freed.wake()
+            if not self.running:
+                self._idle.set()
+        if execution is not None:
+            self.writer.add(to_pending(execution, claim.owner))
+
+    def abandon(self, old_owner: str) -> None:
+        """Stop the attempts claimed under ``old_owner``: other processes run those jobs now."""
+        stale = [c for c in self.running if c.owner == old_owner]
+        for claim in stale:
+            claim.abandoned = True
+            if claim.scope is not None:
+                claim.scope.cancel()
+        if stale:
+            log.warning(
+                "stopping %d attempts claimed under %s (jobs %s): other processes run them now",
+                len(stale),
+                old_owner,
+                some_ids(sorted(c.job.id for c in stale)),
+            )
+
+    async def wait_idle(self) -> None:
+        """Return once no claimed job is waiting or running."""
+        if self.running:
+            self._idle = anyio.Event()
+            await self._idle.wait()
+
+    def to_requeue(self) -> dict[str, list[int]]:
+        """After the slots were cancelled: the jobs to put back to queued, by owner
+        (cancelled attempts and claims no slot had started; abandoned ones are others' now)."""
+        by_owner: dict[str, list[int]] = {}
+        for claim in [*self.cancelled, *self.running]:
+            if not claim.abandoned:
+                by_owner.setdefault(claim.owner, []).append(claim.job.id)
+        return by_owner

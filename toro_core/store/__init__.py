@@ -1,0 +1,30 @@
+"""toro's storage layer: every statement the kernel runs, and the base plugins' stores share.
+
+* :mod:`.queries`: named SQL blocks in ``.sql`` files (``load_queries``);
+* :mod:`.errors`: the one place driver errors become toro errors;
+* :mod:`.base`: :class:`Store` and :class:`SyncStore`, which run statements on a pool or on a
+  caller's connection;
+* :mod:`.core`: :class:`CoreStore`, the kernel's typed operations on its own tables.
+"""
+
+from toro_core.store.base import Store, SyncStore, aconnect, connect, fetch_all
+from toro_core.store.core import CoreStore, CoreSyncStore, PendingOutcome
+from toro_core.store.errors import describe_conninfo, first_line, translated
+from toro_core.store.queries import load_queries, parse_queries, query
+
+__all__ = [
+    "CoreStore",
+    "CoreSyncStore",
+    "PendingOutcome",
+    "Store",
+    "SyncStore",
+    "aconnect",
+    "connect",
+    "describe_conninfo",
+    "fetch_all",
+    "first_line",
+    "load_queries",
+    "parse_queries",
+    "query",
+    "translated",
+]
