@@ -106,9 +106,9 @@ def test_async_transactional_enqueue(toro_app, toro_db):
 
     async def main():
         async with await psycopg.AsyncConnection.connect(toro_db) as conn:
-            await Noop.aperform_async("x", connection=conn)
+            await Noop.set(connection=conn).aperform_async("x")
             await conn.rollback()
-            await Noop.aperform_async("y", connection=conn)
+            await Noop.set(connection=conn).aperform_async("y")
             await conn.commit()
 
     anyio.run(main, backend="asyncio")

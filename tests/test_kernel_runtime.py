@@ -55,13 +55,13 @@ def test_concurrency_is_real(toro_app, toro_db, start_worker, worker_class):
 
 def test_transactional_enqueue(toro_app, toro_db, start_worker):
     with psycopg.connect(toro_db) as conn:
-        job = Noop.perform_async("rolled back", connection=conn)
+        job = Noop.set(connection=conn).perform_async("rolled back")
         assert job.id
         conn.rollback()
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
 
     with psycopg.connect(toro_db) as conn:
-        job = Noop.perform_async("committed", connection=conn)
+        job = Noop.set(connection=conn).perform_async("committed")
         assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0  # not visible yet
         conn.commit()
     start_worker("-r", "workers_basic")
@@ -145,7 +145,7 @@ def test_an_enqueue_wakes_an_idle_worker_without_polling(toro_app, toro_db, star
     Noop.perform_bulk([("bulk",)] * 5)
     wait_for(lambda: _statuses(toro_db).get("complete") == 6, timeout=5)
     with psycopg.connect(toro_db) as conn:  # inside a transaction: woken at commit
-        Noop.perform_async("tx", connection=conn)
+        Noop.set(connection=conn).perform_async("tx")
         time.sleep(0.5)
         assert _statuses(toro_db).get("complete") == 6
     wait_for(lambda: _statuses(toro_db).get("complete") == 7, timeout=5)

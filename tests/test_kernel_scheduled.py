@@ -83,7 +83,7 @@ def test_future_is_scheduled_past_is_queued(toro_app, toro_db):
 
 def test_perform_in_joins_the_callers_transaction(toro_app, toro_db):
     with psycopg.connect(toro_db) as conn:
-        job = Stamp.perform_in(60, "rolled back", connection=conn)
+        job = Stamp.set(connection=conn).perform_in(60, "rolled back")
         assert job.status == "scheduled"
         conn.rollback()
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0

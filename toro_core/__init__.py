@@ -26,9 +26,11 @@ Plugins implement hooks from :mod:`toro_core.hookspecs` with ``@hookimpl``, use 
 """
 
 from toro_core.app import Toro, configure, default_app
+from toro_core.configured import Call
 from toro_core.errors import (
     ConfigurationError,
     DatabaseUnavailable,
+    JobCancelled,
     JobTimeout,
     SchemaMissing,
     StatementError,
@@ -39,21 +41,24 @@ from toro_core.errors import (
 from toro_core.job import Job
 from toro_core.markers import hookimpl, hookspec
 from toro_core.migrate import MigrationSource
-from toro_core.outcome import Execution, Outcome
+from toro_core.outcome import Execution, Outcome, Snooze
 from toro_core.statuses import Status
 from toro_core.worker import Worker
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Call",
     "ConfigurationError",
     "DatabaseUnavailable",
     "Execution",
     "Job",
+    "JobCancelled",
     "JobTimeout",
     "MigrationSource",
     "Outcome",
     "SchemaMissing",
+    "Snooze",
     "StatementError",
     "Status",
     "Toro",

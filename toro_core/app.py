@@ -112,6 +112,52 @@ class Toro:
         await self.aclient.close()
         self.client.close()
 
+    # ------------------------------------------------------------ job control
+
+    def job(self, job_id: int) -> Job | None:
+        """The job with this id as it is now, or ``None``."""
+        return self.client.store().get_job(job_id)
+
+    def cancel(self, *job_ids: int, by: str = "python") -> dict[int, str]:
+        """Cancel jobs: a queued or scheduled one at once; a running one is stopped by the
+        process that runs it within about a second (see the README). Returns, for each id
+        found, ``"cancelled"``, ``"requested"`` (it was running) or the final status it already
+        had; ids not found are left out. ``by`` is recorded in ``cancel:by``."""
+        return self.client.store().cancel_jobs(job_ids, by)
+
+    def retry(self, *job_ids: int, by: str = "python") -> list[int]:
+        """Queue failed or cancelled jobs again; return the ids queued."""
+        return self.client.store().retry_jobs(job_ids, by)
+
+    def pause(self, queue: str, by: str = "python") -> bool:
+        """Pause a queue in every process (its jobs stay queued; running ones finish);
+        ``False`` when it was paused already."""
+        return self.client.store().pause_queue(queue, by)
+
+    def resume(self, queue: str) -> bool:
+        """Resume a paused queue; ``False`` when it was not paused."""
+        return self.client.store().resume_queue(queue)
+
+    async def ajob(self, job_id: int) -> Job | None:
+        """The awaitable twin of :meth:`job`."""
+        return await (await self.aclient.store()).get_job(job_id)
+
+    async def acancel(self, *job_ids: int, by: str = "python") -> dict[int, str]:
+        """The awaitable twin of :meth:`cancel`."""
+        return await (await self.aclient.store()).cancel_jobs(job_ids, by)
+
+    async def aretry(self, *job_ids: int, by: str = "python") -> list[int]:
+        """The awaitable twin of :meth:`retry`."""
+        return await (await self.aclient.store()).retry_jobs(job_ids, by)
+
+    async def apause(self, queue: str, by: str = "python") -> bool:
+        """The awaitable twin of :meth:`pause`."""
+        return await (await self.aclient.store()).pause_queue(queue, by)
+
+    async def aresume(self, queue: str) -> bool:
+        """The awaitable twin of :meth:`resume`."""
+        return await (await self.aclient.store()).resume_queue(queue)
+
     # ------------------------------------------------------------ vocabulary
 
     @functools.cached_property
@@ -161,11 +207,17 @@ class Toro:
             name: bool(getattr(self.plugin_manager.hook, name).get_hookimpls()) for name in names
         }
 
-    def job_name(self, worker_class: type[Worker], args: Sequence[Any]) -> str | None:
-        result = self.plugin_manager.hook.job_name(worker_class=worker_class, args=args)
+    def job_name(
+        self, worker_class: type[Worker], args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> str | None:
+        result = self.plugin_manager.hook.job_name(
+            worker_class=worker_class, args=args, kwargs=kwargs
+        )
         return None if result is None else str(result)
 
-    def job_namer(self, worker_class: type[Worker]) -> Callable[[Sequence[Any]], str | None] | None:
+    def job_namer(
+        self, worker_class: type[Worker]
+    ) -> Callable[[Sequence[Any], dict[str, Any]], str | None] | None:
         """A name function for bulk enqueue, or ``None`` when no plugin would name the jobs."""
         impls = self.plugin_manager.hook.job_name.get_hookimpls()
         only_builtin = (
@@ -173,7 +225,7 @@ class Toro:
         )
         if only_builtin and getattr(worker_class, "job_name", None) is None:
             return None
-        return lambda args: self.job_name(worker_class, args)
+        return lambda args, kwargs: self.job_name(worker_class, args, kwargs)
 
     def notify_enqueued(self, jobs: Sequence[Job]) -> None:
         if self._has_impls["job_enqueued"]:

@@ -28,14 +28,16 @@ def worker_options() -> dict[str, str]:
     return {
         "queue": "queue the worker's jobs go to (default 'default')",
         "timeout": "seconds an attempt may run before it fails with JobTimeout (default none)",
+        "priority": "-100..100, larger claimed first (default 0)",
+        "unique": "one job per class and arguments waiting or running at a time (default False)",
     }
 
 
 @hookimpl(trylast=True)
-def job_name(worker_class: type[Worker], args: Sequence[Any]) -> str | None:
+def job_name(worker_class: type[Worker], args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
     """The seed's behaviour: a ``job_name`` classmethod taking perform's arguments."""
     namer = getattr(worker_class, "job_name", None)
     if namer is None:
         return None
-    name = namer(*args)
+    name = namer(*args, **kwargs)
     return None if name is None else str(name)

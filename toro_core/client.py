@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from toro_core.encoding import encode_args, encode_properties
+from toro_core.configured import Call
+from toro_core.encoding import encode_args, encode_kwargs, encode_properties
 from toro_core.store import CoreStore, CoreSyncStore
-from toro_core.timing import utcnow
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
@@ -31,65 +31,121 @@ def job_params(
     app: Toro,
     worker_class: type[Worker],
     args: Sequence[Any],
+    kwargs: dict[str, Any] | None = None,
     *,
     status: str = "queued",
     scheduled_at: datetime | None = None,
     properties: dict[str, Any] | None = None,
     queue: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """The parameters of ``insert_job`` for one job; raises before any I/O on bad input."""
     app.check_worker(worker_class)
     app.statuses[status]  # an unknown status is an error here, not a row nobody will run
     owner = f"{worker_class.__qualname__}.perform_async"
+    kwargs = kwargs or {}
+    encoded_args = encode_args(args, owner=owner)
+    encoded_kwargs = encode_kwargs(kwargs, owner=owner)
     return {
-        "queue": queue or worker_class.queue,
+        "queue": _queue(worker_class, queue),
         "class_name": worker_class.class_name(),
-        "args": encode_args(args, owner=owner),
-        "name": app.job_name(worker_class, args),
+        "args": encoded_args,
+        "kwargs": encoded_kwargs,
+        "name": app.job_name(worker_class, args, kwargs),
         "status": status,
         "scheduled_at": scheduled_at,
         "properties": encode_properties(properties or {}, owner=owner),
+        "priority": _priority(worker_class, priority),
+        "unique_key": unique_key(worker_class, args, kwargs),
     }
 
 
 def bulk_params(
     app: Toro,
     worker_class: type[Worker],
-    args_list: Iterable[Sequence[Any]],
+    items: Iterable[Sequence[Any] | Call],
     *,
     status: str = "queued",
     scheduled_at: datetime | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
-    """The parameters of ``insert_jobs``; the n-th bad argument tuple is named in the error."""
+    """The parameters of ``insert_jobs``; the n-th bad item is named in the error."""
     app.check_worker(worker_class)
     app.statuses[status]
-    encoded, names = [], []
+    encoded, encoded_kwargs, names, keys = [], [], [], []
     namer = app.job_namer(worker_class)
-    for index, args in enumerate(args_list):
-        if not isinstance(args, (list, tuple)):
+    for index, item in enumerate(items):
+        owner = f"{worker_class.__qualname__}.perform_bulk item {index}"
+        args: Sequence[Any]
+        if isinstance(item, Call):
+            args, kwargs = item.args, item.kwargs
+        elif isinstance(item, (list, tuple)):
+            args, kwargs = item, {}
+        else:
             raise TypeError(
                 f"{worker_class.__qualname__}.perform_bulk: item {index} is a "
-                f"{type(args).__name__}; each item is a tuple of perform's arguments"
+                f"{type(item).__name__}; each item is a tuple of perform's arguments or a "
+                "Call(*args, **kwargs)"
             )
-        encoded.append(
-            encode_args(args, owner=f"{worker_class.__qualname__}.perform_bulk item {index}")
-        )
-        names.append(namer(args) if namer else None)
+        encoded.append(encode_args(args, owner=owner))
+        encoded_kwargs.append(encode_kwargs(kwargs, owner=owner))
+        names.append(namer(args, kwargs) if namer else None)
+        keys.append(unique_key(worker_class, args, kwargs))
     return {
-        "queue": worker_class.queue,
+        "queue": _queue(worker_class, queue),
         "class_name": worker_class.class_name(),
         "args": encoded,
+        "kwargs": encoded_kwargs,
         "names": names,
+        "unique_keys": keys,
         "status": status,
         "scheduled_at": scheduled_at,
+        "priority": _priority(worker_class, priority),
     }
 
 
-def placement(when: datetime) -> dict[str, Any]:
-    """Status and due time of a job asked to run at ``when``: ``scheduled`` in the future,
-    ``queued`` at once when it is already due (``scheduled_at`` still records the time)."""
-    status = "scheduled" if when > utcnow() else "queued"
-    return {"status": status, "scheduled_at": when}
+#: Longest unique key a worker's ``unique_key`` may return (the key is indexed).
+MAX_UNIQUE_KEY = 200
+
+
+def unique_key(
+    worker_class: type[Worker], args: Sequence[Any], kwargs: dict[str, Any]
+) -> str | None:
+    """The stored uniqueness key of a job: the class name and what ``unique_key`` returns."""
+    key = worker_class.unique_key(*args, **kwargs)
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > MAX_UNIQUE_KEY:
+        raise TypeError(
+            f"{worker_class.__qualname__}.unique_key() must return None or a string of 1 to "
+            f"{MAX_UNIQUE_KEY} characters, not {key!r:.60}"
+        )
+    return f"{worker_class.class_name()}:{key}"
+
+
+def _queue(worker_class: type[Worker], queue: str | None) -> str:
+    if queue is None:
+        return worker_class.queue
+    if not isinstance(queue, str) or not queue.strip():
+        raise TypeError(f"{worker_class.__qualname__}.set(queue=...) must be a non-empty string")
+    return queue
+
+
+def check_priority(value: Any, what: str) -> int:
+    """``value`` when it is a priority (an int from -100 to 100), else a ``TypeError`` or
+    ``ValueError`` naming ``what``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int from -100 to 100, not {type(value).__name__}")
+    if not -100 <= value <= 100:
+        raise ValueError(f"{what} must be from -100 to 100 (larger runs first), not {value}")
+    return value
+
+
+def _priority(worker_class: type[Worker], priority: int | None) -> int:
+    if priority is None:
+        return worker_class.priority
+    return check_priority(priority, f"{worker_class.__qualname__}.set(priority=...)")
 
 
 class Client:
@@ -127,26 +183,28 @@ class Client:
         self,
         worker_class: type[Worker],
         args: Sequence[Any],
+        kwargs: dict[str, Any] | None = None,
         *,
         connection: psycopg.Connection[Any] | None = None,
         **options: Any,
     ) -> Job:
         """Insert one job (``options`` as :func:`job_params`) and run ``job_enqueued``."""
-        params = job_params(self.app, worker_class, args, **options)
+        params = job_params(self.app, worker_class, args, kwargs, **options)
         job = self.store(connection).insert_job(params)
-        self.app.notify_enqueued([job])
+        if not job.duplicate:
+            self.app.notify_enqueued([job])
         return job
 
     def enqueue_bulk(
         self,
         worker_class: type[Worker],
-        args_list: Iterable[Sequence[Any]],
+        items: Iterable[Sequence[Any] | Call],
         *,
         connection: psycopg.Connection[Any] | None = None,
         **options: Any,
     ) -> list[int]:
-        """Insert one job per argument tuple in one statement; return their ids in order."""
-        params = bulk_params(self.app, worker_class, args_list, **options)
+        """Insert one job per item in one statement; return their ids in order."""
+        params = bulk_params(self.app, worker_class, items, **options)
         if not params["args"]:
             return []
         if connection is None and self.app.has("job_enqueued"):
@@ -198,26 +256,28 @@ class AsyncClient:
         self,
         worker_class: type[Worker],
         args: Sequence[Any],
+        kwargs: dict[str, Any] | None = None,
         *,
         connection: psycopg.AsyncConnection[Any] | None = None,
         **options: Any,
     ) -> Job:
         """The awaitable twin of :meth:`Client.enqueue`."""
-        params = job_params(self.app, worker_class, args, **options)
+        params = job_params(self.app, worker_class, args, kwargs, **options)
         job = await (await self.store(connection)).insert_job(params)
-        self.app.notify_enqueued([job])
+        if not job.duplicate:
+            self.app.notify_enqueued([job])
         return job
 
     async def enqueue_bulk(
         self,
         worker_class: type[Worker],
-        args_list: Iterable[Sequence[Any]],
+        items: Iterable[Sequence[Any] | Call],
         *,
         connection: psycopg.AsyncConnection[Any] | None = None,
         **options: Any,
     ) -> list[int]:
         """The awaitable twin of :meth:`Client.enqueue_bulk`."""
-        params = bulk_params(self.app, worker_class, args_list, **options)
+        params = bulk_params(self.app, worker_class, items, **options)
         if not params["args"]:
             return []
         store = await self.store(connection)

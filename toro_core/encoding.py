@@ -79,3 +79,34 @@ def encode_properties(properties: dict[str, Any], *, owner: str) -> str:
 def check_json(value: Any, *, path: str) -> str | None:
     """Describe why ``value`` is not JSON, or return ``None`` when it is."""
     return _find_problem(value, path)
+
+
+def encode_kwargs(kwargs: dict[str, Any], *, owner: str) -> str:
+    """The JSON object text of ``perform``'s keyword arguments; a ``TypeError`` naming the
+    keyword if a value is not JSON (a psycopg connection gets a hint: pass it to ``set()``)."""
+    if not kwargs:
+        return "{}"
+    try:
+        return dumps(kwargs)
+    except (TypeError, ValueError):
+        pass
+    for name, value in kwargs.items():
+        if type(value).__module__.startswith("psycopg"):
+            raise TypeError(
+                f"{owner}: keyword argument {name!r} is a {type(value).__qualname__}: to enqueue "
+                f"in a transaction use .set({name}=...) (MyWorker.set(connection=conn)"
+                ".perform_async(...)); nothing was enqueued"
+            )
+        problem = _find_problem(value, f"keyword argument {name!r}")
+        if problem:
+            raise TypeError(f"{owner}: {problem}; nothing was enqueued")
+    raise TypeError(f"{owner}: keyword arguments are not JSON; nothing was enqueued")
+
+
+def arguments_digest(args: Sequence[Any], kwargs: dict[str, Any]) -> str:
+    """A short stable digest of ``perform``'s arguments (the key of ``unique = True`` jobs):
+    equal for equal JSON values, whatever the order of dict keys."""
+    import hashlib
+
+    text = json.dumps([list(args), kwargs], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

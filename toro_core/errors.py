@@ -62,5 +62,9 @@ class JobTimeout(ToroError, TimeoutError):
     """The job ran longer than its worker's `timeout`."""
 
 
+class JobCancelled(ToroError):
+    """The job was cancelled while it ran (what middleware sees; the job ends `cancelled`)."""
+
+
 class PluginError(ToroError):
     """A plugin could not be loaded or broke the hook contract."""

@@ -107,12 +107,13 @@ def check_worker(worker_class: type[Worker]) -> None:
 
 
 @hookspec(firstresult=True)
-def job_name(worker_class: type[Worker], args: Sequence[Any]) -> str | None:
+def job_name(worker_class: type[Worker], args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
     """Return the display name stored in the job's ``name`` column.
 
-    Called once per job at enqueue, with the worker class and the positional arguments of
-    ``perform``. The first non-``None`` result wins; the built-in implementation calls the
-    worker's ``job_name`` classmethod when it defines one. Synchronous (``firstresult``).
+    Called once per job at enqueue, with the worker class and the positional and keyword
+    arguments of ``perform``. The first non-``None`` result wins; the built-in implementation
+    calls the worker's ``job_name`` classmethod when it defines one. Synchronous
+    (``firstresult``).
     """
 
 

@@ -22,7 +22,13 @@ JOB_COLUMNS = (
     "started_by",
     "properties",
     "attempt",
+    "kwargs",
+    "priority",
+    "unique_key",
+    "cancel_requested_at",
 )
+#: How many of :data:`JOB_COLUMNS` every row must have.
+_REQUIRED = JOB_COLUMNS.index("kwargs")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,15 +61,40 @@ class Job:
     properties: dict[str, Any]
     #: How many times the job has been claimed by a worker (1 during its first run).
     attempt: int
+    #: Keyword arguments of ``perform``, as JSON values.
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: -100..100; within the queues a process serves, higher runs first, then older.
+    priority: int = 0
+    #: For unique jobs: no other job with this key waits or runs while this one does.
+    unique_key: str | None = None
+    #: When a cancel was asked while the job ran (its holder stops it).
+    cancel_requested_at: datetime | None = None
+    #: Set on the Job an enqueue returns when a unique job with the same key already waited
+    #: or ran: no row was written, this is the existing job.
+    duplicate: bool = dataclasses.field(default=False, compare=False)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
-        """Build a Job from a mapping holding at least :data:`JOB_COLUMNS`."""
-        return cls(**{name: row[name] for name in JOB_COLUMNS})
+        """Build a Job from a mapping holding :data:`JOB_COLUMNS` (those added after the
+        seed's, from ``kwargs`` on, may be missing: a plugin's older query still works)."""
+        values = {name: row[name] for name in JOB_COLUMNS[:_REQUIRED]}
+        values.update({name: row[name] for name in JOB_COLUMNS[_REQUIRED:] if name in row})
+        return cls(**values)
 
     def evolve(self, **changes: Any) -> Job:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def snoozes(self) -> int:
+        """How many times the job snoozed (``raise Snooze(...)``): claims that spent no try."""
+        count = self.properties.get("snooze:count", 0)
+        return count if isinstance(count, int) else 0
+
+    @property
+    def spent_attempts(self) -> int:
+        """Claims that counted as tries: ``attempt`` without the snoozes (retry limits use it)."""
+        return max(0, self.attempt - self.snoozes)
 
     @property
     def duration(self) -> timedelta | None:

@@ -11,7 +11,7 @@ failed job this way). When no middleware sets an outcome, the kernel's rule appl
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from toro_core.job import Job
@@ -65,3 +65,30 @@ class Execution:
     #: The worker process running the attempt (its store, settings and the plugins' per-process
     #: ``state``), or ``None`` when the attempt runs outside a worker process.
     process: ProcessContext | None = None
+
+
+class Snooze(Exception):
+    """Raise from ``perform`` to run the job again later without spending a try::
+
+        class Poll(Worker):
+            def perform(self, order_id):
+                if not ready(order_id):
+                    raise Snooze(30)        # seconds or a timedelta
+
+    The job goes back to ``scheduled`` for ``seconds`` (``queued`` for 0), with
+    ``snooze:count`` (and ``snooze:at``, ``snooze:seconds``) recorded in its properties; the
+    attempt is not counted as a failure (``job.spent_attempts`` leaves snoozes out, and
+    toro-retry's ``max_attempts`` counts that). Middleware sees it as the exception it is.
+    """
+
+    def __init__(self, seconds: float | timedelta = 0) -> None:
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
+        if (
+            not isinstance(seconds, (int, float))
+            or isinstance(seconds, bool)
+            or not 0 <= seconds < float("inf")
+        ):
+            raise ValueError(f"Snooze takes 0 or more seconds (or a timedelta), not {seconds!r}")
+        super().__init__(f"snoozed for {seconds:g} s")
+        self.seconds = float(seconds)

@@ -38,6 +38,8 @@ CORE_STATUSES = (
     Status("running", "Running", "#0d6efd", final=False),
     Status("complete", "Complete", "#198754", final=True),
     Status("failed", "Failed", "#dc3545", final=True),
+    # Stopped on request (toro-core jobs cancel, the monitor, app.cancel): never runs again.
+    Status("cancelled", "Cancelled", "#fd7e14", final=True),
     # Waiting for its scheduled_at (perform_in, a retry's delay); the promoter queues it then.
     Status("scheduled", "Scheduled", "#6f42c1", final=False),
 )

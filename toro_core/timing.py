@@ -62,3 +62,10 @@ def due_after(interval: Any, *, now: datetime | None = None) -> datetime:
     """The moment ``interval`` after ``now`` (default: the current time), in UTC."""
     seconds = interval_seconds(interval)
     return (now or utcnow()) + timedelta(seconds=seconds)
+
+
+def placement(when: datetime) -> dict[str, Any]:
+    """Status and due time of a job asked to run at ``when``: ``scheduled`` in the future,
+    ``queued`` at once when it is already due (``scheduled_at`` still records the time)."""
+    status = "scheduled" if when > utcnow() else "queued"
+    return {"status": status, "scheduled_at": when}

@@ -10,10 +10,11 @@
         def perform(self, user_id):      # or: async def perform(...)
             ...
 
-    MyWorker.perform_async(15)               # sync code; returns the Job with its id
+    MyWorker.perform_async(15, notify=True)  # sync code; returns the Job with its id
     await MyWorker.aperform_async(15)        # async code
     MyWorker.perform_bulk([(1,), (2,)])      # one round trip; returns the ids
     MyWorker.perform_in(60, 15)              # in a minute (perform_at: at a datetime)
+    MyWorker.set(queue="urgent", priority=10).perform_async(15)   # per-call options
 
 Options are class attributes. Every public data attribute of a subclass must be an option that
 the kernel or an installed plugin declares (``worker_options`` hook), so a misspelt option is an
@@ -28,13 +29,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from toro_core import catalog
-from toro_core.client import placement
+from toro_core.client import check_priority
+from toro_core.configured import Call, Configured
+from toro_core.encoding import arguments_digest
 from toro_core.errors import UnknownOptionError
-from toro_core.timing import as_utc, due_after
 
 if TYPE_CHECKING:
-    import psycopg
-
     from toro_core.app import Toro
     from toro_core.job import Job
 
@@ -46,6 +46,11 @@ class Worker:
     queue: ClassVar[str] = "default"
     #: Seconds an attempt may run; ``None`` for no limit. See the README on sync jobs.
     timeout: ClassVar[float | None] = None
+    #: -100..100: within the queues a process serves, higher priorities are claimed first.
+    priority: ClassVar[int] = 0
+    #: While a job of this class with the same arguments waits or runs, enqueueing it again
+    #: returns that job instead of writing another (see :meth:`unique_key`).
+    unique: ClassVar[bool] = False
     #: The toro app the enqueue methods use; ``None`` means the process default.
     toro_app: ClassVar[Toro | None] = None
 
@@ -53,87 +58,81 @@ class Worker:
         super().__init_subclass__(**kwargs)
         catalog.register(cls)
 
-    def perform(self, *args: Any) -> Any:
+    def perform(self, *args: Any, **kwargs: Any) -> Any:
         """Do the job's work. May be ``async def``; a sync one runs in a worker thread."""
         raise NotImplementedError(f"{type(self).__name__} does not define perform()")
 
-    # ---------------------------------------------------------------- enqueue (sync)
+    # ---------------------------------------------------------------- enqueue
 
     @classmethod
-    def perform_async(cls, *args: Any, connection: psycopg.Connection[Any] | None = None) -> Job:
-        """Enqueue one job and return it (with its id).
+    def set(cls, **options: Any) -> Configured:
+        """This worker with per-call options (``queue``, ``priority``, ``connection``)::
 
-        With ``connection`` the job is inserted in that connection's current transaction and
-        exists only if the caller commits it.
+            MyWorker.set(queue="urgent", priority=10).perform_async(15, notify=True)
+            MyWorker.set(connection=conn).perform_async(15)    # in conn's transaction
+
+        Every enqueue method below is also a method of the result.
         """
-        return cls._app().client.enqueue(cls, args, connection=connection)
+        return Configured(cls, **options)
 
     @classmethod
-    def perform_bulk(
-        cls,
-        args_list: Iterable[Sequence[Any]],
-        *,
-        connection: psycopg.Connection[Any] | None = None,
-    ) -> list[int]:
-        """Enqueue one job per argument tuple in one statement; return their ids in order."""
-        return cls._app().client.enqueue_bulk(cls, args_list, connection=connection)
+    def perform_async(cls, *args: Any, **kwargs: Any) -> Job:
+        """Enqueue one job and return it (with its id); keyword arguments go to ``perform``.
 
-    # ---------------------------------------------------------------- enqueue (async)
+        A unique job (``unique = True`` or ``unique_key``) whose key a waiting or running job
+        holds is not enqueued again: that job is returned, with ``job.duplicate`` true.
+        """
+        return Configured(cls).perform_async(*args, **kwargs)
 
     @classmethod
-    async def aperform_async(
-        cls, *args: Any, connection: psycopg.AsyncConnection[Any] | None = None
-    ) -> Job:
+    def perform_bulk(cls, items: Iterable[Sequence[Any] | Call]) -> list[int]:
+        """Enqueue one job per item in one statement; return their ids in order. An item is
+        a tuple of positional arguments, or ``Call(*args, **kwargs)``."""
+        return Configured(cls).perform_bulk(items)
+
+    @classmethod
+    async def aperform_async(cls, *args: Any, **kwargs: Any) -> Job:
         """The awaitable twin of :meth:`perform_async`."""
-        return await cls._app().aclient.enqueue(cls, args, connection=connection)
+        return await Configured(cls).aperform_async(*args, **kwargs)
 
     @classmethod
-    async def aperform_bulk(
-        cls,
-        args_list: Iterable[Sequence[Any]],
-        *,
-        connection: psycopg.AsyncConnection[Any] | None = None,
-    ) -> list[int]:
+    async def aperform_bulk(cls, items: Iterable[Sequence[Any] | Call]) -> list[int]:
         """The awaitable twin of :meth:`perform_bulk`."""
-        return await cls._app().aclient.enqueue_bulk(cls, args_list, connection=connection)
-
-    # ---------------------------------------------------------------- later
+        return await Configured(cls).aperform_bulk(items)
 
     @classmethod
-    def perform_in(
-        cls, interval: Any, *args: Any, connection: psycopg.Connection[Any] | None = None
-    ) -> Job:
+    def perform_in(cls, interval: Any, *args: Any, **kwargs: Any) -> Job:
         """Enqueue a job that runs no earlier than ``interval`` from now (seconds or timedelta).
 
         It waits with status ``scheduled`` until due (the worker processes' promoter queues it
         then); an interval of 0 queues it at once.
         """
-        options = placement(due_after(interval))
-        return cls._app().client.enqueue(cls, args, connection=connection, **options)
+        return Configured(cls).perform_in(interval, *args, **kwargs)
 
     @classmethod
-    def perform_at(
-        cls, when: Any, *args: Any, connection: psycopg.Connection[Any] | None = None
-    ) -> Job:
+    def perform_at(cls, when: Any, *args: Any, **kwargs: Any) -> Job:
         """Enqueue a job that runs no earlier than ``when`` (a datetime; naive means UTC)."""
-        options = placement(as_utc(when))
-        return cls._app().client.enqueue(cls, args, connection=connection, **options)
+        return Configured(cls).perform_at(when, *args, **kwargs)
 
     @classmethod
-    async def aperform_in(
-        cls, interval: Any, *args: Any, connection: psycopg.AsyncConnection[Any] | None = None
-    ) -> Job:
+    async def aperform_in(cls, interval: Any, *args: Any, **kwargs: Any) -> Job:
         """The awaitable twin of :meth:`perform_in`."""
-        options = placement(due_after(interval))
-        return await cls._app().aclient.enqueue(cls, args, connection=connection, **options)
+        return await Configured(cls).aperform_in(interval, *args, **kwargs)
 
     @classmethod
-    async def aperform_at(
-        cls, when: Any, *args: Any, connection: psycopg.AsyncConnection[Any] | None = None
-    ) -> Job:
+    async def aperform_at(cls, when: Any, *args: Any, **kwargs: Any) -> Job:
         """The awaitable twin of :meth:`perform_at`."""
-        options = placement(as_utc(when))
-        return await cls._app().aclient.enqueue(cls, args, connection=connection, **options)
+        return await Configured(cls).aperform_at(when, *args, **kwargs)
+
+    @classmethod
+    def unique_key(cls, *args: Any, **kwargs: Any) -> str | None:
+        """The uniqueness key of a job with these arguments, or ``None`` for no uniqueness.
+
+        By default: with ``unique = True``, a digest of the arguments (one job per class and
+        arguments at a time); otherwise ``None``. Override it to choose (a string, or ``None``
+        for a call that need not be unique); the class name is prefixed to it.
+        """
+        return arguments_digest(args, kwargs) if cls.unique else None
 
     # ---------------------------------------------------------------- helpers
 
@@ -178,5 +177,8 @@ def check_options(cls: type[Worker], known: Mapping[str, str]) -> None:
             f"{', '.join(sorted(known))}. Options come from toro-core and installed plugins; "
             "name helper attributes with a leading underscore."
         )
-    if not isinstance(cls.queue, str) or not cls.queue:
+    if not isinstance(cls.queue, str) or not cls.queue.strip():
         raise UnknownOptionError(f"{cls.__qualname__}.queue must be a non-empty string")
+    check_priority(cls.priority, f"{cls.__qualname__}.priority")
+    if not isinstance(cls.unique, bool):
+        raise UnknownOptionError(f"{cls.__qualname__}.unique must be True or False")

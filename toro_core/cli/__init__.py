@@ -1,5 +1,5 @@
-"""The ``toro-core`` command: ``start``, ``migrate``, ``status``, ``plugins``, and the
-subcommands plugins add through the ``cli_commands`` hook.
+"""The ``toro-core`` command: ``start``, ``migrate``, ``status``, ``plugins``, ``jobs``,
+``queues``, and the subcommands plugins add through the ``cli_commands`` hook.
 
 Every option of ``start`` can also come from a ``TORO_*`` environment variable (named in
 ``--help``); the command line wins. Errors a user can fix (no database, unreachable server,
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from toro_core import __version__
 from toro_core.app import Toro
-from toro_core.cli import admin, start
+from toro_core.cli import admin, jobs, queues, start
 from toro_core.cli.options import common_options, configure_logging, env
 from toro_core.errors import ToroError
 
@@ -32,6 +32,8 @@ def build_parser(app: Toro | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     start.add_command(sub, common)
     admin.add_commands(sub, common)
+    jobs.add_command(sub, common)
+    queues.add_command(sub, common)
     if app is not None:
         app.plugin_manager.hook.cli_commands(subparsers=sub)
     return parser

@@ -1,9 +1,11 @@
 """The claim loop: as many queued jobs as there are free slots, one statement per batch.
 
-It claims whenever a slot frees, a notification arrives or the poll interval passes. Each
-queue is walked from the last id this process claimed (``after``), so the dead index entries
-that earlier claims left behind are not walked again; once every ``poll_interval`` (and before
-sleeping) it looks from the start of each queue, for jobs that came back (recovered, retried).
+It claims whenever a slot frees, a notification arrives or the poll interval passes, highest
+priority first, then oldest. Each queue is walked from a keyset cursor, the
+``(-priority, id)`` of the last job this process claimed, so the dead index entries that
+earlier claims left behind are not walked again; once every ``poll_interval`` (and before
+sleeping) it looks from the start of each queue, for jobs that came back (recovered, retried)
+and for jobs of a higher priority enqueued meanwhile.
 When only a few slots are free while others still run, it waits a moment for more to free so
 that a claim takes a batch rather than one job at a time.
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("toro.worker")
 #: Seconds to wait for more slots to free before claiming for fewer than half of them.
 PATIENCE = 0.002
+#: The cursor before every queued job: ranks are -priority, from -100 to 100.
+START: tuple[int, int] = (-101, 0)
 
 
 class Claimer:
@@ -64,7 +68,7 @@ class Claimer:
     async def run(self) -> None:
         settings, slots = self.settings, self.slots
         retry = Retry("claiming", log)
-        after = 0
+        after = START
         last_full_scan = 0.0
         half = max(1, min(settings.concurrency, settings.batch_size) // 2)
         next_check = time.monotonic() + settings.dead_after
@@ -80,7 +84,7 @@ class Claimer:
                     await self._gather_free_slots(half)
                 now = time.monotonic()
                 if now - last_full_scan >= settings.poll_interval:
-                    after = 0
+                    after = START
                 limit = min(slots.free, settings.batch_size)
                 claimed = await self._claim(limit, after)
             except TRANSIENT as exc:
@@ -88,18 +92,18 @@ class Claimer:
                 await retry.pause(exc, until=self.stopping)
                 continue
             retry.succeeded()
-            if after == 0:
+            if after == START:
                 last_full_scan = now
             if claimed:
-                after = max(after, claimed[-1].id)
+                after = max(after, (-claimed[-1].priority, claimed[-1].id))
             if len(claimed) < limit:
-                if after:
-                    after = 0  # look again from the start of each queue before sleeping
+                if after != START:
+                    after = START  # look again from the start of each queue before sleeping
                     continue
                 await self.waker.sleep(settings.poll_interval)
 
-    async def _claim(self, limit: int, after: int) -> list[Job]:
-        """Claim up to ``limit`` jobs and hand them to the slots; return them (id order)."""
+    async def _claim(self, limit: int, after: tuple[int, int]) -> list[Job]:
+        """Claim up to ``limit`` jobs and hand them to the slots; return them in claim order."""
         owner = self.owner()
         jobs = await self.store.claim(
             queues=self.settings.queues,

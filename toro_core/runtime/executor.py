@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import time
 import traceback
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from toro_core.catalog import resolve
-from toro_core.errors import JobTimeout, ToroError
-from toro_core.outcome import Execution, Outcome
+from toro_core.errors import JobCancelled, JobTimeout, ToroError
+from toro_core.outcome import Execution, Outcome, Snooze
+from toro_core.timing import placement, utcnow
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
@@ -62,8 +65,15 @@ class Executor:
             raise found
         return found
 
-    async def run(self, job: Job, holder: str = "") -> Execution:
-        """Run ``job`` once and return its execution with ``outcome`` decided."""
+    async def run(
+        self, job: Job, holder: str = "", control: AttemptControl | None = None
+    ) -> Execution:
+        """Run ``job`` once and return its execution with ``outcome`` decided.
+
+        ``control`` lets the caller stop the attempt (a cancel request); without one the
+        attempt can only end by itself or by its timeout.
+        """
+        control = control or AttemptControl()
         start = time.perf_counter()
         try:
             worker = self.worker_for(job.class_name)
@@ -86,18 +96,58 @@ class Executor:
                 async with AsyncExitStack() as stack:
                     for manager in managers:
                         await stack.enter_async_context(manager)
-                    await self._perform(execution, worker, job)
+                    await self._perform(execution, worker, job, control)
             else:
-                await self._perform(execution, worker, job)
+                await self._perform(execution, worker, job, control)
         except Exception as exc:
             escaped = exc
         execution.duration = time.perf_counter() - start
+        self._decide(execution, escaped, control)
+        await app.lifecycle("job_finished", execution)
+        outcome = execution.outcome
+        assert outcome is not None
+        if escaped is not None and outcome.status == "failed":
+            log.info(
+                "job %s %s %s in %.3fs: %s: %s",
+                job.id,
+                job.class_name,
+                outcome.status,
+                execution.duration,
+                type(escaped).__name__,
+                escaped,
+            )
+        elif log.isEnabledFor(logging.INFO):
+            log.info(
+                "job %s %s %s in %.3fs", job.id, job.class_name, outcome.status, execution.duration
+            )
+        return execution
+
+    def _decide(
+        self, execution: Execution, escaped: BaseException | None, control: AttemptControl
+    ) -> None:
+        """The outcome: a cancel or a snooze wins over what middleware chose; then
+        middleware's choice; then complete on return, failed on an exception."""
+        job = execution.job
+        if control.cancelled and (escaped is not None or control.scope.cancelled_caught):
+            execution.outcome = Outcome("cancelled")
+            execution.properties["cancel:stopped_at"] = utcnow().isoformat()
+            return
+        if isinstance(escaped, Snooze):
+            execution.outcome = Outcome(**placement(utcnow() + timedelta(seconds=escaped.seconds)))
+            execution.properties.update(
+                {
+                    "snooze:count": job.snoozes + 1,
+                    "snooze:at": utcnow().isoformat(),
+                    "snooze:seconds": escaped.seconds,
+                }
+            )
+            return
         if escaped is not None:
             execution.error = escaped
             execution.properties.update(error_properties(escaped))
         if execution.outcome is None:
             execution.outcome = Outcome.failed() if escaped is not None else Outcome.complete()
-        elif execution.outcome.status not in app.statuses:
+        elif execution.outcome.status not in self.app.statuses:
             log.error(
                 "job %s: middleware chose unknown status %r; failing it",
                 job.id,
@@ -105,50 +155,55 @@ class Executor:
             )
             execution.properties["error:outcome"] = f"unknown status {execution.outcome.status!r}"
             execution.outcome = Outcome.failed()
-        await app.lifecycle("job_finished", execution)
-        if escaped is not None:
-            log.info(
-                "job %s %s %s in %.3fs: %s: %s",
-                job.id,
-                job.class_name,
-                execution.outcome.status,
-                execution.duration,
-                type(escaped).__name__,
-                escaped,
-            )
-        elif log.isEnabledFor(logging.INFO):
-            log.info(
-                "job %s %s %s in %.3fs",
-                job.id,
-                job.class_name,
-                execution.outcome.status,
-                execution.duration,
-            )
-        return execution
 
-    async def _perform(self, execution: Execution, worker: Worker, job: Job) -> None:
+    async def _perform(
+        self, execution: Execution, worker: Worker, job: Job, control: AttemptControl
+    ) -> None:
+        """Call ``perform`` inside the attempt's cancel scope: a cancel request or the
+        worker's ``timeout`` stops it (raising :class:`JobCancelled` or :class:`JobTimeout`
+        for the middleware to see)."""
+        if control.cancelled:
+            raise JobCancelled("the job was cancelled before it started")
         limit = type(worker).timeout
+        scope = control.scope
+        if limit is not None:
+            scope.deadline = anyio.current_time() + limit
         try:
-            if limit is None:
-                execution.result = await self._call(worker, job.args)
-                return
-            with anyio.move_on_after(limit) as scope:
-                execution.result = await self._call(worker, job.args)
+            with scope:
+                execution.result = await self._call(worker, job)
         except Exception as exc:
             execution.error = exc
             raise
         if scope.cancelled_caught:
-            error = JobTimeout(f"job exceeded its timeout of {limit:g} s")
+            error: ToroError = (
+                JobCancelled("the job was cancelled while it ran")
+                if control.cancelled
+                else JobTimeout(f"job exceeded its timeout of {limit:g} s")
+            )
             execution.error = error
             raise error
 
-    async def _call(self, worker: Worker, args: list[Any]) -> Any:
-        perform = worker.perform
+    async def _call(self, worker: Worker, job: Job) -> Any:
+        perform, args, kwargs = worker.perform, job.args, job.kwargs
         if inspect.iscoroutinefunction(perform):
-            return await perform(*args)
+            return await perform(*args, **kwargs)
         result = await anyio.to_thread.run_sync(
-            lambda: perform(*args), limiter=self.threads, abandon_on_cancel=True
+            lambda: perform(*args, **kwargs), limiter=self.threads, abandon_on_cancel=True
         )
         if inspect.isawaitable(result):  # a sync def that returned a coroutine
             return await result
         return result
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class AttemptControl:
+    """How a running attempt is stopped from outside: :meth:`cancel` (a cancel request)."""
+
+    scope: anyio.CancelScope = dataclasses.field(default_factory=anyio.CancelScope)
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """Stop the attempt: an async ``perform`` is cancelled; a sync one is left to finish
+        in its thread, its result discarded. The job ends ``cancelled``."""
+        self.cancelled = True
+        self.scope.cancel()

@@ -1,8 +1,9 @@
-"""LISTEN for new jobs: a notification on a served queue wakes the claim loop at once.
+"""LISTEN for new jobs and for control messages, on one connection of its own.
 
-Enqueues send ``NOTIFY toro_jobs, '<queue>'`` when they commit. The listener holds one
-connection of its own outside the pool and reconnects through outages; the claim loop's poll
-covers the gap, so a lost notification delays a job by at most the poll interval.
+Enqueues send ``NOTIFY toro_jobs, '<queue>'`` when they commit: one on a served queue wakes the
+claim loop at once. Cancel requests send ``NOTIFY toro_control, 'cancel'``, which wakes the
+cancel watcher. The listener reconnects through outages; the claim loop's and the watcher's
+polls cover the gap, so a lost notification costs at most a poll interval.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from toro_core.store import aconnect, translated
 
 log = logging.getLogger("toro.worker")
 CHANNEL = "toro_jobs"
+CONTROL_CHANNEL = "toro_control"
 
 
 class Listener:
     """See the module docstring; :meth:`run` until cancelled."""
 
-    def __init__(self, conninfo: str, queues: Iterable[str], waker: Waker) -> None:
+    def __init__(self, conninfo: str, queues: Iterable[str], waker: Waker, control: Waker) -> None:
         self.conninfo = conninfo
         self.queues = frozenset(queues)
         self.waker = waker
+        self.control = control
 
     async def run(self) -> None:
         retry = Retry("the LISTEN connection", log)
@@ -39,8 +42,12 @@ class Listener:
         with translated(self.conninfo):
             async with conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
+                await conn.execute(f"LISTEN {CONTROL_CHANNEL}")
                 retry.succeeded()
-                self.waker.wake()  # anything enqueued while we were away
+                self.waker.wake()  # anything enqueued (or cancelled) while we were away
+                self.control.wake()
                 async for notification in conn.notifies():
-                    if notification.payload in self.queues:
+                    if notification.channel == CONTROL_CHANNEL:
+                        self.control.wake()
+                    elif notification.payload in self.queues:
                         self.waker.wake()

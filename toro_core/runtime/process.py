@@ -7,7 +7,8 @@ The parts, each in its own module:
   :mod:`.executor` (async ``perform`` on the loop, sync ``perform`` in a thread);
 * :mod:`.outcomes`: writes finished attempts back in batches, fenced;
 * :mod:`.registry`: registration, heartbeats and recovery of dead processes;
-* :mod:`.listener`: LISTEN for new jobs; :mod:`.promoter`: due scheduled jobs to queued;
+* :mod:`.listener`: LISTEN for new jobs and cancel requests; :mod:`.cancels`: stops the
+  attempts someone asked to cancel; :mod:`.promoter`: due scheduled jobs to queued;
 * :mod:`.services`: the plugins' ``worker_services``; :mod:`.signals`: SIGTERM and SIGINT
   (only for a process of its own; an embedded worker leaves signals to its application).
 
@@ -32,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from toro_core.errors import SchemaMissing
 from toro_core.runtime import services
+from toro_core.runtime.cancels import CancelWatcher
 from toro_core.runtime.claimer import Claimer
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import Executor
@@ -162,13 +164,22 @@ class WorkerProcess:
 
     async def _run(self, parts: Parts) -> None:
         settings = self.settings
-        listener = Listener(self.app.database_url, settings.queues, self._waker)
+        control = Waker()
+        listener = Listener(self.app.database_url, settings.queues, self._waker, control)
         promoter = Promoter(parts.context.store, settings, self.stopping)
+        cancels = CancelWatcher(
+            parts.context.store,
+            parts.slots,
+            parts.context.current_id,
+            control,
+            settings.poll_interval,
+        )
         async with anyio.create_task_group() as background:
             background.start_soon(parts.registry.run)
             background.start_soon(parts.writer.run)
             background.start_soon(listener.run)
             background.start_soon(promoter.run)
+            background.start_soon(cancels.run)
             if self.signals:
                 background.start_soon(handle_signals, self)
             for service in services.collect(parts.context):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from toro_core.runtime.executor import AttemptControl
 from toro_core.runtime.outcomes import some_ids, to_pending
 from toro_core.runtime.waker import Waker
 
@@ -37,6 +38,8 @@ class Claim:
     scope: anyio.CancelScope | None = None
     #: Stopped because the process was declared dead and others run the job now.
     abandoned: bool = False
+    #: How a cancel request stops the attempt (it ends ``cancelled``).
+    control: AttemptControl = dataclasses.field(default_factory=AttemptControl)
 
 
 class Slots:
@@ -82,7 +85,7 @@ class Slots:
         try:
             if not claim.abandoned:
                 with anyio.CancelScope() as claim.scope:
-                    execution = await self.executor.run(claim.job, claim.owner)
+                    execution = await self.executor.run(claim.job, claim.owner, claim.control)
         except anyio.get_cancelled_exc_class():
             self.cancelled.append(claim)
             raise
@@ -113,6 +116,15 @@ class Slots:
                 old_owner,
                 some_ids(sorted(c.job.id for c in stale)),
             )
+
+    def cancel(self, ids: list[int]) -> None:
+        """Stop the attempts of jobs someone asked to cancel (see :class:`AttemptControl`)."""
+        wanted = set(ids)
+        stopped = [c for c in self.running if c.job.id in wanted and not c.control.cancelled]
+        for claim in stopped:
+            claim.control.cancel()
+        if stopped:
+            log.info("cancelling jobs %s on request", some_ids(sorted(c.job.id for c in stopped)))
 
     async def wait_idle(self) -> None:
         """Return once no claimed job is waiting or running."""

@@ -50,14 +50,34 @@ class CoreStore(Store):
     # ---------------------------------------------------------------- enqueue and read
 
     async def insert_job(self, params: dict[str, Any]) -> Job:
-        """Insert one job from :func:`toro_core.client.job_params`; return it."""
-        row = await self.fetch_one(query("insert_job"), params)
-        assert row is not None
-        return Job.from_row(row)
+        """Insert one job from :func:`toro_core.client.job_params`; return it.
+
+        A unique job whose key a waiting or running job holds is not written: that job is
+        returned, marked ``duplicate``. (If it finishes in between, the insert is tried again.)
+        """
+        while True:
+            row = await self.fetch_one(query("insert_job"), params)
+            if row is not None:
+                return Job.from_row(row)
+            held = await self.fetch_one(query("find_unique"), {"unique_key": params["unique_key"]})
+            if held is not None:
+                return Job.from_row(held).evolve(duplicate=True)
 
     async def insert_jobs(self, params: dict[str, Any]) -> list[int]:
-        """Insert the jobs of :func:`toro_core.client.bulk_params` in one statement."""
-        return [row["id"] for row in await self.fetch_all(query("insert_jobs"), params)]
+        """Insert the jobs of :func:`toro_core.client.bulk_params` in one statement; return
+        the id of each input row (for a unique duplicate, the id of the job holding its key)."""
+        written = await self.fetch_all(query("insert_jobs"), params)
+        while True:
+            ids = _bulk_ids(params, written)
+            if ids is not None:
+                return ids
+            keys = [k for k in params["unique_keys"] if k is not None]
+            held = await self.fetch_all(query("find_unique_ids"), {"keys": keys})
+            written.extend(
+                {"id": row["id"], "unique_key": row["key"]} for row in held if row["id"] is not None
+            )
+            if any(row["id"] is None for row in held):  # finished meanwhile: insert again
+                written.extend(await self.fetch_all(query("insert_jobs"), _missing(params, held)))
 
     async def get_job(self, job_id: int) -> Job | None:
         row = await self.fetch_one(query("get_job"), {"id": job_id})
@@ -83,23 +103,32 @@ class CoreStore(Store):
     # ---------------------------------------------------------------- claiming and outcomes
 
     async def claim(
-        self, *, queues: Sequence[str], after: int, limit: int, owner: str, started_by: str
+        self,
+        *,
+        queues: Sequence[str],
+        after: tuple[int, int],
+        limit: int,
+        owner: str,
+        started_by: str,
     ) -> list[Job]:
-        """Claim up to ``limit`` queued jobs of ``queues`` with ids above ``after``, id order."""
+        """Claim up to ``limit`` queued jobs of ``queues`` after the keyset cursor ``after``
+        (``(-priority, id)``), of queues not paused; return them in claim order (highest
+        priority first, then oldest)."""
         name = "claim_jobs_one_queue" if len(queues) == 1 else "claim_jobs"
         rows = await self.fetch_all(
             query(name),
             {
                 "queue": queues[0],
                 "queues": list(queues),
-                "after": after,
+                "after_rank": after[0],
+                "after": after[1],
                 "limit": limit,
                 "owner": owner,
                 "started_by": started_by,
             },
         )
         jobs = [Job.from_row(row) for row in rows]
-        jobs.sort(key=lambda job: job.id)
+        jobs.sort(key=lambda job: (-job.priority, job.id))
         return jobs
 
     async def finish(self, owner: str, items: Sequence[PendingOutcome]) -> set[int]:
@@ -192,11 +221,52 @@ class CoreStore(Store):
         row = await self.fetch_one(query("promote_due"), {"limit": limit})
         return int(row["promoted"]) if row else 0
 
-    async def retry_failed(self, ids: Sequence[int], by: str) -> list[int]:
-        """Queue failed jobs again, keeping their last error in ``retried:history``; return
-        the ids that were failed (the others are left alone)."""
-        rows = await self.fetch_all(query("retry_failed"), {"ids": list(ids), "by": by})
+    # ---------------------------------------------------------------- job control
+
+    async def retry_jobs(self, ids: Sequence[int], by: str) -> list[int]:
+        """Queue failed or cancelled jobs again, keeping their last error in
+        ``retried:history``; return the ids queued (the others are left alone)."""
+        rows = await self.fetch_all(query("retry_jobs"), {"ids": list(ids), "by": by})
         return [row["id"] for row in rows]
+
+    async def cancel_jobs(self, ids: Sequence[int], by: str) -> dict[int, str]:
+        """Cancel jobs; ``{id: 'cancelled' | 'requested' | <final status>}`` for those found."""
+        rows = await self.fetch_all(query("cancel_jobs"), {"ids": list(ids), "by": by})
+        return {row["id"]: row["outcome"] for row in rows}
+
+    async def cancel_requested(self, owner: str) -> list[int]:
+        """Ids of the running jobs held by ``owner`` that someone asked to cancel."""
+        rows = await self.fetch_all(query("cancel_requested"), {"owner": owner})
+        return [row["id"] for row in rows]
+
+    async def find_job_ids(
+        self,
+        *,
+        statuses: Sequence[str],
+        queue: str | None = None,
+        class_name: str | None = None,
+        limit: int = 10_000,
+    ) -> list[int]:
+        """Ids of jobs in ``statuses`` matching the filters, newest first."""
+        rows = await self.fetch_all(
+            query("find_job_ids"),
+            {"statuses": list(statuses), "queue": queue, "class_name": class_name, "limit": limit},
+        )
+        return [row["id"] for row in rows]
+
+    async def pause_queue(self, name: str, by: str) -> bool:
+        """Pause a queue; ``False`` when it was paused already."""
+        row = await self.fetch_one(query("pause_queue"), {"name": name, "by": by})
+        return bool(row and row["changed"])
+
+    async def resume_queue(self, name: str) -> bool:
+        """Resume a queue; ``False`` when it was not paused."""
+        row = await self.fetch_one(query("resume_queue"), {"name": name})
+        return bool(row and row["changed"])
+
+    async def list_queues(self) -> list[Row]:
+        """Every known queue: ``name``, ``paused_at``, ``paused_by``, ``processes``, ``slots``."""
+        return await self.fetch_all(query("list_queues"))
 
     # ---------------------------------------------------------------- the process registry
 
@@ -237,15 +307,113 @@ class CoreStore(Store):
 
 
 class CoreSyncStore(SyncStore):
-    """The kernel's statements from sync code: enqueue and reading jobs back."""
+    """The kernel's statements from sync code: enqueue, reading jobs back, job control.
+
+    Each method is the twin of :class:`CoreStore`'s of the same name."""
 
     def insert_job(self, params: dict[str, Any]) -> Job:
-        row = self.fetch_one(query("insert_job"), params)
-        assert row is not None
-        return Job.from_row(row)
+        while True:
+            row = self.fetch_one(query("insert_job"), params)
+            if row is not None:
+                return Job.from_row(row)
+            held = self.fetch_one(query("find_unique"), {"unique_key": params["unique_key"]})
+            if held is not None:
+                return Job.from_row(held).evolve(duplicate=True)
 
     def insert_jobs(self, params: dict[str, Any]) -> list[int]:
-        return [row["id"] for row in self.fetch_all(query("insert_jobs"), params)]
+        written = self.fetch_all(query("insert_jobs"), params)
+        while True:
+            ids = _bulk_ids(params, written)
+            if ids is not None:
+                return ids
+            keys = [k for k in params["unique_keys"] if k is not None]
+            held = self.fetch_all(query("find_unique_ids"), {"keys": keys})
+            written.extend(
+                {"id": row["id"], "unique_key": row["key"]} for row in held if row["id"] is not None
+            )
+            if any(row["id"] is None for row in held):
+                written.extend(self.fetch_all(query("insert_jobs"), _missing(params, held)))
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self.fetch_one(query("get_job"), {"id": job_id})
+        return None if row is None else Job.from_row(row)
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        queue: str | None = None,
+        class_name: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        rows = self.fetch_all(
+            query("list_jobs"),
+            {"status": status, "queue": queue, "class_name": class_name, "limit": limit},
+        )
+        return [Job.from_row(row) for row in rows]
+
+    def find_job_ids(
+        self,
+        *,
+        statuses: Sequence[str],
+        queue: str | None = None,
+        class_name: str | None = None,
+        limit: int = 10_000,
+    ) -> list[int]:
+        rows = self.fetch_all(
+            query("find_job_ids"),
+            {"statuses": list(statuses), "queue": queue, "class_name": class_name, "limit": limit},
+        )
+        return [row["id"] for row in rows]
+
+    def retry_jobs(self, ids: Sequence[int], by: str) -> list[int]:
+        rows = self.fetch_all(query("retry_jobs"), {"ids": list(ids), "by": by})
+        return [row["id"] for row in rows]
+
+    def cancel_jobs(self, ids: Sequence[int], by: str) -> dict[int, str]:
+        rows = self.fetch_all(query("cancel_jobs"), {"ids": list(ids), "by": by})
+        return {row["id"]: row["outcome"] for row in rows}
+
+    def pause_queue(self, name: str, by: str) -> bool:
+        row = self.fetch_one(query("pause_queue"), {"name": name, "by": by})
+        return bool(row and row["changed"])
+
+    def resume_queue(self, name: str) -> bool:
+        row = self.fetch_one(query("resume_queue"), {"name": name})
+        return bool(row and row["changed"])
+
+    def list_queues(self) -> list[Row]:
+        return self.fetch_all(query("list_queues"))
+
+    def counts(self) -> list[Row]:
+        return self.fetch_all(query("count_by_queue_status"))
+
+    def processes(self) -> list[Row]:
+        return self.fetch_all(query("list_processes"))
 
     def get_jobs(self, ids: Sequence[int]) -> list[Job]:
         return [Job.from_row(row) for row in self.fetch_all(query("get_jobs"), {"ids": list(ids)})]
+
+
+def _bulk_ids(params: dict[str, Any], written: Sequence[Row]) -> list[int] | None:
+    """The id of each input row of a bulk insert, from the rows written (or found holding
+    their unique key); ``None`` while a unique row's job is still unknown."""
+    by_key = {row["unique_key"]: row["id"] for row in written if row["unique_key"] is not None}
+    plain = iter(row["id"] for row in written if row["unique_key"] is None)
+    ids: list[int] = []
+    for key in params["unique_keys"]:
+        if key is None:
+            ids.append(next(plain))
+        elif key in by_key:
+            ids.append(by_key[key])
+        else:
+            return None
+    return ids
+
+
+def _missing(params: dict[str, Any], held: Sequence[Row]) -> dict[str, Any]:
+    """The bulk parameters of the rows whose key no job holds any more (to insert again)."""
+    free = {row["key"] for row in held if row["id"] is None}
+    keep = [i for i, key in enumerate(params["unique_keys"]) if key in free]
+    columns = ("args", "kwargs", "names", "unique_keys")
+    return {**params, **{c: [params[c][i] for i in keep] for c in columns}}

@@ -5,47 +5,80 @@
 -- (delivered when the inserting transaction commits); workers also poll, so a row inserted
 -- by other means is picked up all the same.
 WITH inserted AS (
-    INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at, properties)
-    VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, %(status)s, %(scheduled_at)s,
-            %(properties)s::jsonb)
+    INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
+                           properties, priority, unique_key)
+    VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(name)s, %(status)s,
+            %(scheduled_at)s, %(properties)s::jsonb, %(priority)s, %(unique_key)s)
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+                                AND status IN ('queued', 'scheduled', 'running')
+    DO NOTHING
     RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at,
-              finished_at, status, started_by, properties, attempt
+              finished_at, status, started_by, properties, attempt, kwargs, priority,
+              unique_key, cancel_requested_at
 )
 SELECT i.*
   FROM inserted AS i
   LEFT JOIN LATERAL (SELECT pg_notify('toro_jobs', i.queue) WHERE i.status = 'queued') AS woken
     ON true;
 
+-- name: find_unique
+-- The job that holds unique key %(unique_key)s now (queued, scheduled or running), if any:
+-- what an enqueue of a duplicate returns.
+SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+       status, started_by, properties, attempt, kwargs, priority, unique_key,
+       cancel_requested_at
+  FROM toro_jobs
+ WHERE unique_key = %(unique_key)s AND status IN ('queued', 'scheduled', 'running');
+
+-- name: find_unique_ids
+-- For each of the keys %(keys)s, the id of the job holding it now (NULL when none does).
+SELECT k.key, t.id
+  FROM unnest(%(keys)s::text[]) AS k(key)
+  LEFT JOIN toro_jobs AS t
+    ON t.unique_key = k.key AND t.status IN ('queued', 'scheduled', 'running');
+
 -- name: insert_jobs
--- Inserts many jobs of one worker class in one statement and returns their ids in input
--- order; one NOTIFY for the statement when they are queued.
+-- Inserts many jobs of one worker class in one statement and returns the ids written in input
+-- order; one NOTIFY for the statement when they are queued. A unique job whose key another
+-- waiting or running job holds is not written (ON CONFLICT); the caller finds that job's id.
 WITH inserted AS (
-    INSERT INTO toro_jobs (queue, class_name, args, name, status, scheduled_at)
-    SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.name, %(status)s, %(scheduled_at)s
-      FROM unnest(%(args)s::text[], %(names)s::text[]) WITH ORDINALITY AS u(args, name, ord)
+    INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
+                           priority, unique_key)
+    SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.kwargs::jsonb, u.name, %(status)s,
+           %(scheduled_at)s, %(priority)s, u.unique_key
+      FROM unnest(%(args)s::text[], %(kwargs)s::text[], %(names)s::text[],
+                  %(unique_keys)s::text[]) WITH ORDINALITY AS u(args, kwargs, name, unique_key, ord)
      ORDER BY u.ord
-    RETURNING id
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
+                                AND status IN ('queued', 'scheduled', 'running')
+    DO NOTHING
+    RETURNING id, unique_key
 ), woken AS (
     SELECT pg_notify('toro_jobs', %(queue)s) WHERE %(status)s = 'queued'
 )
-SELECT id FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDER BY id;
+SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDER BY id;
 
 -- name: claim_jobs
--- Claims up to %(limit)s queued jobs of the given queues, oldest first, for process %(owner)s.
--- Each queue is walked in its own index range starting after %(after)s (the last id this
--- process claimed), so dead index entries of jobs claimed earlier are not walked again.
--- Nothing is claimed when the process is no longer registered (it was declared dead).
+-- Claims up to %(limit)s queued jobs of the given queues for process %(owner)s: highest
+-- priority first, then oldest, across all the queues. Each queue is walked in its own index
+-- range (toro_jobs_queued_by_priority) from the keyset cursor (%(after_rank)s, %(after)s), the
+-- (-priority, id) of the last job this process claimed, so dead index entries of jobs claimed
+-- earlier are not walked again. Paused queues (toro_queues) are skipped. Nothing is claimed
+-- when the process is no longer registered (it was declared dead).
 WITH picked AS (
     SELECT j.id
       FROM unnest(%(queues)s::text[]) AS q(name)
      CROSS JOIN LATERAL (
-           SELECT id FROM toro_jobs
-            WHERE status = 'queued' AND queue = q.name AND id > %(after)s
-            ORDER BY id
+           SELECT id, priority FROM toro_jobs
+            WHERE status = 'queued' AND queue = q.name
+              AND (-priority, id) > (%(after_rank)s, %(after)s)
+            ORDER BY -priority, id
             LIMIT %(limit)s
               FOR UPDATE SKIP LOCKED) AS j
      WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
-     ORDER BY j.id
+       AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
+                        WHERE p.name = q.name AND p.paused_at IS NOT NULL)
+     ORDER BY -j.priority, j.id
      LIMIT %(limit)s
 )
 UPDATE toro_jobs AS t
@@ -54,7 +87,8 @@ UPDATE toro_jobs AS t
   FROM picked
  WHERE t.id = picked.id
 RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
-          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt;
+          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
+          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at;
 
 -- name: claim_jobs_one_queue
 -- claim_jobs for a process that serves a single queue: the same rows, a simpler plan.
@@ -63,19 +97,24 @@ UPDATE toro_jobs AS t
        started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
  WHERE t.id IN (
            SELECT id FROM toro_jobs
-            WHERE status = 'queued' AND queue = %(queue)s AND id > %(after)s
+            WHERE status = 'queued' AND queue = %(queue)s
+              AND (-priority, id) > (%(after_rank)s, %(after)s)
               AND EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
-            ORDER BY id
+              AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
+                               WHERE p.name = %(queue)s AND p.paused_at IS NOT NULL)
+            ORDER BY -priority, id
             LIMIT %(limit)s
               FOR UPDATE SKIP LOCKED)
 RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
-          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt;
+          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
+          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at;
 
 -- name: finish_jobs_plain
 -- finish_jobs for the common case: outcomes of one status with no properties to merge and no
 -- new scheduled_at (fewer arrays to send and join). Fenced the same way.
 UPDATE toro_jobs AS t
-   SET status = %(status)s,
+   SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND %(status)s <> 'complete'
+                     THEN 'cancelled' ELSE %(status)s END,
        finished_at = t.started_at + make_interval(secs => o.duration),
        locked_by = NULL
   FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
@@ -87,9 +126,12 @@ RETURNING t.id;
 -- name: finish_jobs
 -- Writes the outcomes of finished attempts in one statement. An outcome is written only while
 -- the job is still running under the same fencing token (holder and attempt); the ids written
--- are returned, so the caller can tell which outcomes were refused.
+-- are returned, so the caller can tell which outcomes were refused. A job someone asked to
+-- cancel while it ran ends 'cancelled' whatever the attempt decided (a retry, a snooze, a
+-- failure), unless it completed: what a job finished stays finished.
 UPDATE toro_jobs AS t
-   SET status = o.status,
+   SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND o.status <> 'complete'
+                     THEN 'cancelled' ELSE o.status END,
        finished_at = t.started_at + make_interval(secs => o.duration),
        scheduled_at = COALESCE(o.scheduled_at, t.scheduled_at),
        properties = t.properties || o.patch,
@@ -113,10 +155,12 @@ SELECT t.id
 
 -- name: requeue_jobs
 -- Puts jobs this process holds back to queued (graceful shutdown), keeping their attempt
--- count; fenced like finish_jobs.
+-- count; fenced like finish_jobs. A job someone asked to cancel ends cancelled instead.
 WITH requeued AS (
     UPDATE toro_jobs AS t
-       SET status = 'queued', locked_by = NULL, started_at = NULL, started_by = NULL,
+       SET status = CASE WHEN t.cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
+           finished_at = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE now() END,
+           locked_by = NULL, started_at = NULL, started_by = NULL,
            properties = t.properties || jsonb_build_object(
                'requeued:at', now(), 'requeued:by', %(started_by)s::text)
      WHERE t.id = ANY(%(ids)s::bigint[]) AND t.locked_by = %(owner)s AND t.status = 'running'
@@ -141,8 +185,8 @@ DELETE FROM toro_processes WHERE id = %(id)s;
 
 -- name: recover_jobs
 -- Removes processes whose heartbeat is older than %(dead_after)s seconds and puts every
--- running job that no live process holds back to queued, keeping its attempt count and
--- recording when and from which process it was recovered. Safe to run from many processes:
+-- running job that no live process holds back to queued (cancelled, when a cancel was asked),
+-- keeping its attempt count and recording when and from which process it was recovered. Safe to run from many processes:
 -- row locks let one of them requeue each job. A job whose holder is simply missing (removed
 -- by an earlier run while it was claiming, or gone after a clean exit that could not write
 -- everything) must have started before this statement: a job claimed meanwhile by a process
@@ -154,7 +198,9 @@ WITH dead AS (
     RETURNING id
 ), requeued AS (
     UPDATE toro_jobs AS j
-       SET status = 'queued', locked_by = NULL,
+       SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
+           finished_at = CASE WHEN j.cancel_requested_at IS NULL THEN NULL ELSE now() END,
+           locked_by = NULL,
            properties = j.properties || jsonb_build_object(
                'recovered:at', now(),
                'recovered:from', j.started_by,
@@ -178,7 +224,9 @@ SELECT (SELECT count(*) FROM dead) AS dead_processes,
 -- database crash with synchronous_commit off. Run by the process itself, between claims.
 WITH released AS (
     UPDATE toro_jobs AS j
-       SET status = 'queued', locked_by = NULL,
+       SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
+           finished_at = CASE WHEN j.cancel_requested_at IS NULL THEN NULL ELSE now() END,
+           locked_by = NULL,
            properties = j.properties || jsonb_build_object(
                'recovered:at', now(),
                'recovered:from', j.started_by,
@@ -207,13 +255,15 @@ SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status ORD
 -- name: get_job
 -- One job by id.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-       status, started_by, properties, attempt
+       status, started_by, properties, attempt, kwargs, priority, unique_key,
+       cancel_requested_at
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: get_jobs
 -- Jobs by id, in id order.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-       status, started_by, properties, attempt
+       status, started_by, properties, attempt, kwargs, priority, unique_key,
+       cancel_requested_at
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 
 -- name: schema_ready
@@ -242,14 +292,24 @@ WITH due AS (
 )
 SELECT (SELECT count(*) FROM promoted) AS promoted, (SELECT count(*) FROM woken) AS queues;
 
--- name: retry_failed
--- Puts failed jobs %(ids)s back to queued. Fenced on status: a job that is no longer failed is
--- left alone (no row back). The last error moves into the list "retried:history" with the
--- times of the attempt it ended, so the history is kept; idle workers are woken.
-WITH retried AS (
+-- name: retry_jobs
+-- Puts failed or cancelled jobs %(ids)s back to queued. Fenced on status: a job in any other
+-- status is left alone (no row back). The last error moves into the list "retried:history"
+-- with the times of the attempt it ended, so the history is kept; idle workers are woken. A
+-- unique job whose key another waiting or running job holds is left alone too (as is all but
+-- the first of several with one key), so the key stays unique.
+WITH candidates AS (
+    SELECT DISTINCT ON (COALESCE(t.unique_key, t.id::text)) t.id
+      FROM toro_jobs AS t
+     WHERE t.id = ANY(%(ids)s::bigint[]) AND t.status IN ('failed', 'cancelled')
+       AND NOT EXISTS (SELECT 1 FROM toro_jobs AS o
+                        WHERE o.unique_key = t.unique_key
+                          AND o.status IN ('queued', 'scheduled', 'running'))
+     ORDER BY COALESCE(t.unique_key, t.id::text), t.id
+), retried AS (
     UPDATE toro_jobs AS t
        SET status = 'queued', started_at = NULL, finished_at = NULL, started_by = NULL,
-           locked_by = NULL,
+           locked_by = NULL, cancel_requested_at = NULL,
            properties = (t.properties - 'error:class' - 'error:message' - 'error:backtrace')
                || jsonb_build_object(
                    'retried:at', now(),
@@ -258,18 +318,129 @@ WITH retried AS (
                    'retried:history', COALESCE(t.properties -> 'retried:history', '[]'::jsonb)
                        || jsonb_build_array(jsonb_build_object(
                            'at', now(),
+                           'status', t.status,
                            'attempt', t.attempt,
                            'started_at', t.started_at,
                            'finished_at', t.finished_at,
                            'class', t.properties -> 'error:class',
                            'message', t.properties -> 'error:message',
                            'backtrace', t.properties -> 'error:backtrace')))
-     WHERE t.id = ANY(%(ids)s::bigint[]) AND t.status = 'failed'
+      FROM candidates AS c
+     WHERE t.id = c.id AND t.status IN ('failed', 'cancelled')
     RETURNING t.id, t.queue
 ), woken AS (
     SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM retried) AS q
 )
 SELECT id FROM retried, (SELECT count(*) FROM woken) AS w ORDER BY id;
+
+-- name: cancel_jobs
+-- Cancels jobs %(ids)s. A queued or scheduled job is cancelled at once; a running one gets
+-- cancel_requested_at, and its holder (woken by a NOTIFY on toro_control, or its poll) stops
+-- it, its outcome then written as cancelled. Rows are locked first, so a job finishing at the
+-- same moment is either finished (and left so) or cancelled, never both. Returns each id with
+-- what happened: 'cancelled', 'requested', or the final status it already had.
+WITH target AS (
+    SELECT id, status FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+), cancelled AS (
+    UPDATE toro_jobs AS t
+       SET status = 'cancelled', finished_at = now(), cancel_requested_at = now(),
+           properties = t.properties || jsonb_build_object(
+               'cancel:at', now(), 'cancel:by', %(by)s::text, 'cancel:was', t.status)
+      FROM target
+     WHERE t.id = target.id AND target.status IN ('queued', 'scheduled')
+    RETURNING t.id
+), requested AS (
+    UPDATE toro_jobs AS t
+       SET cancel_requested_at = COALESCE(t.cancel_requested_at, now()),
+           properties = t.properties || jsonb_build_object(
+               'cancel:at', now(), 'cancel:by', %(by)s::text, 'cancel:was', 'running')
+      FROM target
+     WHERE t.id = target.id AND target.status = 'running'
+    RETURNING t.id
+), woken AS (
+    SELECT pg_notify('toro_control', 'cancel') WHERE EXISTS (SELECT 1 FROM requested)
+)
+SELECT target.id,
+       CASE WHEN target.id IN (SELECT id FROM cancelled) THEN 'cancelled'
+            WHEN target.id IN (SELECT id FROM requested) THEN 'requested'
+            ELSE target.status END AS outcome
+  FROM target, (SELECT count(*) FROM woken) AS w
+ ORDER BY target.id;
+
+-- name: cancel_requested
+-- The running jobs held by %(owner)s that someone asked to cancel (walks the running index).
+SELECT id FROM toro_jobs
+ WHERE locked_by = %(owner)s AND status = 'running' AND cancel_requested_at IS NOT NULL;
+
+-- name: find_job_ids
+-- Ids of the jobs in one of %(statuses)s matching the optional filters (queue, worker class),
+-- newest first, at most %(limit)s: an admin command's way from filters to ids.
+SELECT id FROM toro_jobs
+ WHERE status = ANY(%(statuses)s::text[])
+   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+   AND (%(class_name)s::text IS NULL OR class_name = %(class_name)s)
+ ORDER BY id DESC
+ LIMIT %(limit)s;
+
+-- name: list_jobs
+-- The newest %(limit)s jobs matching the optional filters (status, queue, worker class), with
+-- everything an admin listing shows.
+SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+       status, started_by, properties, attempt, kwargs, priority, unique_key,
+       cancel_requested_at
+  FROM toro_jobs
+ WHERE (%(status)s::text IS NULL OR status = %(status)s)
+   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+   AND (%(class_name)s::text IS NULL OR class_name = %(class_name)s)
+ ORDER BY id DESC
+ LIMIT %(limit)s;
+
+-- name: pause_queue
+-- Pauses queue %(name)s (every process stops claiming from it at its next claim); returns
+-- whether it was running before. Tells the workers at once (they also re-read it each claim).
+WITH previous AS (
+    SELECT paused_at FROM toro_queues WHERE name = %(name)s
+), upserted AS (
+    INSERT INTO toro_queues (name, paused_at, paused_by, updated_at)
+    VALUES (%(name)s, now(), %(by)s, now())
+    ON CONFLICT (name) DO UPDATE
+       SET paused_at = COALESCE(toro_queues.paused_at, excluded.paused_at),
+           paused_by = CASE WHEN toro_queues.paused_at IS NULL THEN excluded.paused_by
+                            ELSE toro_queues.paused_by END,
+           updated_at = now()
+    RETURNING name
+), woken AS (
+    SELECT pg_notify('toro_control', 'queues')
+)
+SELECT NOT EXISTS (SELECT 1 FROM previous WHERE paused_at IS NOT NULL) AS changed
+  FROM upserted, (SELECT count(*) FROM woken) AS w;
+
+-- name: resume_queue
+-- Resumes queue %(name)s; returns whether it was paused. Wakes the queue's idle workers.
+WITH resumed AS (
+    UPDATE toro_queues SET paused_at = NULL, paused_by = NULL, updated_at = now()
+     WHERE name = %(name)s AND paused_at IS NOT NULL
+    RETURNING name
+), woken AS (
+    SELECT pg_notify('toro_jobs', name) FROM resumed
+)
+SELECT EXISTS (SELECT 1 FROM resumed) AS changed, (SELECT count(*) FROM woken) AS w;
+
+-- name: list_queues
+-- Every queue that has jobs, a row in toro_queues or a live process serving it: its paused
+-- state and the processes serving it (their concurrency summed).
+WITH names AS (
+    SELECT DISTINCT queue AS name FROM toro_jobs
+    UNION SELECT name FROM toro_queues
+    UNION SELECT unnest(queues) FROM toro_processes
+)
+SELECT n.name, q.paused_at, q.paused_by,
+       (SELECT count(*) FROM toro_processes AS p WHERE n.name = ANY(p.queues)) AS processes,
+       (SELECT COALESCE(sum(p.concurrency), 0) FROM toro_processes AS p
+         WHERE n.name = ANY(p.queues)) AS slots
+  FROM names AS n
+  LEFT JOIN toro_queues AS q ON q.name = n.name
+ ORDER BY n.name;
 
 -- name: set_running_properties
 -- Merges %(patch)s (a JSON object) into a running job's properties at once, so other sessions

@@ -203,7 +203,7 @@ class MonitorStore:
 
     async def retry(self, job_id: int, by: str = "monitor") -> bool:
         """Put a failed job back to queued; ``False`` when it was not failed (any more)."""
-        return bool(await (await self.core()).retry_failed([job_id], by))
+        return bool(await (await self.core()).retry_jobs([job_id], by))
 
     # ------------------------------------------------------------------ processes
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from toro_core import Execution, Outcome, Worker
+from toro_core import Execution, JobCancelled, Outcome, Snooze, Worker
 from toro_retry.decide import backoff_delay, stop_reason
 from toro_retry.history import ERRORS_KEY, appended, entry
 from toro_retry.options import RetryOptionError, RetryPolicy, policy_for, seconds
@@ -64,6 +64,8 @@ async def _refuse(error: RetryOptionError) -> AsyncIterator[None]:
 async def _retrying(execution: Execution, policy: RetryPolicy) -> AsyncIterator[None]:
     try:
         yield
+    except (Snooze, JobCancelled):
+        raise  # not failures: the kernel decides what happens next
     except Exception as error:
         await record_failure(execution, policy, error)
         raise
@@ -80,7 +82,7 @@ async def record_failure(execution: Execution, policy: RetryPolicy, error: Excep
     )
     if execution.outcome is not None:  # an inner middleware already chose what happens next
         return
-    reason = stop_reason(policy, job.attempt, error)
+    reason = stop_reason(policy, job.spent_attempts, error)
     if reason is not None:
         execution.properties[GAVE_UP_KEY] = reason
         log.info("job %s %s not retried: %s", job.id, job.class_name, reason)
@@ -106,7 +108,7 @@ async def _delay(execution: Execution, policy: RetryPolicy, error: Exception) ->
     something that is not a delay, the backoff is used and the problem is logged and kept in
     ``retry:delay_error``, so a bug there never turns a retry into a lost job.
     """
-    attempt = execution.job.attempt
+    attempt = execution.job.spent_attempts
     custom = getattr(execution.worker, "retry_delay", None)
     if custom is not None:
         owner = f"{type(execution.worker).__qualname__}.retry_delay()"

@@ -92,7 +92,8 @@ SELECT class_name FROM c WHERE class_name IS NOT NULL LIMIT %(limit)s;
 -- name: get_job
 -- One job with everything the detail view shows.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-       status, started_by, properties, attempt, finished_at - started_at AS duration,
+       status, started_by, properties, attempt, kwargs, priority, unique_key,
+       cancel_requested_at, finished_at - started_at AS duration,
        left(args::text, 160) AS args_preview
   FROM toro_jobs WHERE id = %(id)s;
 
