@@ -105,7 +105,7 @@ def test_cancel_by_id_and_by_filter(cli, jobs, toro_db):
         (("jobs", "retry"), 1, "give job ids, or --failed"),
         (("jobs", "retry", "1", "--failed"), 1, "ids or filters, not both"),
         (("jobs", "cancel"), 1, "give job ids, or filters"),
-        (("jobs", "cancel", "--status", "complete"), 1, "only queued, scheduled, running"),
+        (("jobs", "cancel", "--status", "complete"), 1, "only queued, scheduled, blocked, running"),
         (("jobs", "cancel", "-5"), 2, "error"),
         (("queues", "pause", " "), 1, "cannot be empty"),
         (("jobs",), 2, "required"),

@@ -18,6 +18,7 @@ import pluggy
 from toro_core import settings
 from toro_core.client import AsyncClient, Client
 from toro_core.job import Job
+from toro_core.limits import LimitSpec, spec_of
 from toro_core.migrate import Migration, MigrationSource, discover
 from toro_core.plugins import build_plugin_manager, plugin_name
 from toro_core.statuses import Status, StatusRegistry
@@ -47,7 +48,7 @@ class Toro:
         )
         self.client = Client(self)
         self.aclient = AsyncClient(self)
-        self._checked: set[type] = set()
+        self._checked: dict[type, LimitSpec] = {}
 
     # ------------------------------------------------------------ configuration
 
@@ -179,12 +180,15 @@ class Toro:
             options.update(result or {})
         return options
 
-    def check_worker(self, worker_class: type[Worker]) -> None:
-        """Raise if ``worker_class`` sets an option nobody declares (checked once per class)."""
-        if worker_class not in self._checked:
+    def check_worker(self, worker_class: type[Worker]) -> LimitSpec:
+        """Raise if ``worker_class`` sets an option nobody declares or a bad option value
+        (checked once per class); return its limits."""
+        spec = self._checked.get(worker_class)
+        if spec is None:
             check_options(worker_class, self.worker_options)
             self.plugin_manager.hook.check_worker(worker_class=worker_class)
-            self._checked.add(worker_class)
+            spec = self._checked[worker_class] = spec_of(worker_class)
+        return spec
 
     def migration_sources(self) -> list[MigrationSource]:
         sources: list[MigrationSource] = []

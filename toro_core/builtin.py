@@ -30,6 +30,8 @@ def worker_options() -> dict[str, str]:
         "timeout": "seconds an attempt may run before it fails with JobTimeout (default none)",
         "priority": "-100..100, larger claimed first (default 0)",
         "unique": "one job per class and arguments waiting or running at a time (default False)",
+        "concurrency_limit": "at most N jobs running at once across processes (default none)",
+        "rate_limit": "at most N starts per second, minute or hour, e.g. '50/s' (default none)",
     }
 
 

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from toro_core.configured import Call
 from toro_core.encoding import encode_args, encode_kwargs, encode_properties
+from toro_core.limits import limit_key
 from toro_core.store import CoreStore, CoreSyncStore
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def job_params(
     priority: int | None = None,
 ) -> dict[str, Any]:
     """The parameters of ``insert_job`` for one job; raises before any I/O on bad input."""
-    app.check_worker(worker_class)
+    limits = app.check_worker(worker_class)
     app.statuses[status]  # an unknown status is an error here, not a row nobody will run
     owner = f"{worker_class.__qualname__}.perform_async"
     kwargs = kwargs or {}
@@ -57,6 +58,7 @@ def job_params(
         "properties": encode_properties(properties or {}, owner=owner),
         "priority": _priority(worker_class, priority),
         "unique_key": unique_key(worker_class, args, kwargs),
+        **limits.params(limit_key(worker_class, limits, args, kwargs)),
     }
 
 
@@ -71,9 +73,9 @@ def bulk_params(
     priority: int | None = None,
 ) -> dict[str, Any]:
     """The parameters of ``insert_jobs``; the n-th bad item is named in the error."""
-    app.check_worker(worker_class)
+    limits = app.check_worker(worker_class)
     app.statuses[status]
-    encoded, encoded_kwargs, names, keys = [], [], [], []
+    encoded, encoded_kwargs, names, keys, limit_keys = [], [], [], [], []
     namer = app.job_namer(worker_class)
     for index, item in enumerate(items):
         owner = f"{worker_class.__qualname__}.perform_bulk item {index}"
@@ -92,6 +94,7 @@ def bulk_params(
         encoded_kwargs.append(encode_kwargs(kwargs, owner=owner))
         names.append(namer(args, kwargs) if namer else None)
         keys.append(unique_key(worker_class, args, kwargs))
+        limit_keys.append(limit_key(worker_class, limits, args, kwargs))
     return {
         "queue": _queue(worker_class, queue),
         "class_name": worker_class.class_name(),
@@ -99,6 +102,10 @@ def bulk_params(
         "kwargs": encoded_kwargs,
         "names": names,
         "unique_keys": keys,
+        "limit_keys": limit_keys,
+        "concurrency": limits.concurrency,
+        "rate": limits.rate,
+        "per_seconds": limits.per_seconds,
         "status": status,
         "scheduled_at": scheduled_at,
         "priority": _priority(worker_class, priority),

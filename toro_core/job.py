@@ -26,6 +26,8 @@ JOB_COLUMNS = (
     "priority",
     "unique_key",
     "cancel_requested_at",
+    "limit_key",
+    "holds_slots",
 )
 #: How many of :data:`JOB_COLUMNS` every row must have.
 _REQUIRED = JOB_COLUMNS.index("kwargs")
@@ -69,6 +71,10 @@ class Job:
     unique_key: str | None = None
     #: When a cancel was asked while the job ran (its holder stops it).
     cancel_requested_at: datetime | None = None
+    #: The concurrency or rate limit the job counts against (its class's, or class and key).
+    limit_key: str | None = None
+    #: Whether the job holds concurrency slots while it runs (freed when it stops running).
+    holds_slots: bool = False
     #: Set on the Job an enqueue returns when a unique job with the same key already waited
     #: or ran: no row was written, this is the existing job.
     duplicate: bool = dataclasses.field(default=False, compare=False)

@@ -42,6 +42,8 @@ CORE_STATUSES = (
     Status("cancelled", "Cancelled", "#fd7e14", final=True),
     # Waiting for its scheduled_at (perform_in, a retry's delay); the promoter queues it then.
     Status("scheduled", "Scheduled", "#6f42c1", final=False),
+    # Waiting for a slot of its concurrency limit; queued again when one frees.
+    Status("blocked", "Blocked", "#adb5bd", final=False),
 )
 
 

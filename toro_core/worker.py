@@ -33,6 +33,7 @@ from toro_core.client import check_priority
 from toro_core.configured import Call, Configured
 from toro_core.encoding import arguments_digest
 from toro_core.errors import UnknownOptionError
+from toro_core.limits import spec_of
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
@@ -51,6 +52,12 @@ class Worker:
     #: While a job of this class with the same arguments waits or runs, enqueueing it again
     #: returns that job instead of writing another (see :meth:`unique_key`).
     unique: ClassVar[bool] = False
+    #: At most this many jobs of the class (or of each ``concurrency_key``) run at once,
+    #: across every process; ``None`` for no limit. See :mod:`toro_core.limits`.
+    concurrency_limit: ClassVar[int | None] = None
+    #: At most this many starts per period, across every process (``"50/s"``, ``"600/m"``,
+    #: ``"1000/h"``); per ``concurrency_key`` when the class defines one.
+    rate_limit: ClassVar[str | None] = None
     #: The toro app the enqueue methods use; ``None`` means the process default.
     toro_app: ClassVar[Toro | None] = None
 
@@ -180,5 +187,6 @@ def check_options(cls: type[Worker], known: Mapping[str, str]) -> None:
     if not isinstance(cls.queue, str) or not cls.queue.strip():
         raise UnknownOptionError(f"{cls.__qualname__}.queue must be a non-empty string")
     check_priority(cls.priority, f"{cls.__qualname__}.priority")
+    spec_of(cls)
     if not isinstance(cls.unique, bool):
         raise UnknownOptionError(f"{cls.__qualname__}.unique must be True or False")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 #: The most jobs one command changes or lists (change more by running it again).
 MAX_LIMIT = 100_000
 #: Statuses a job can be cancelled from.
-CANCELLABLE = ("queued", "scheduled", "running")
+CANCELLABLE = ("queued", "scheduled", "blocked", "running")
 
 
 def add_command(sub: Any, common: argparse.ArgumentParser) -> None:

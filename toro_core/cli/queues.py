@@ -7,6 +7,7 @@ import json
 import socket
 from typing import TYPE_CHECKING, Any
 
+from toro_core.cli.options import positive_int
 from toro_core.errors import ToroError
 from toro_core.store import CoreSyncStore, connect
 
@@ -35,6 +36,17 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         action.add_argument("name", help="the queue")
         action.set_defaults(handler=handler)
 
+    limit = actions.add_parser(
+        "limit", parents=[common], help="limit how many jobs of a queue run at once"
+    )
+    limit.add_argument("name", help="the queue")
+    how = limit.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--concurrency", type=positive_int, help="at most this many running, across processes"
+    )
+    how.add_argument("--clear", action="store_true", help="remove the queue's limit")
+    limit.set_defaults(handler=cmd_limit)
+
 
 def queue_report(store: CoreSyncStore) -> list[dict[str, Any]]:
     """Every queue: its counts per status, paused or not, the processes serving it, and
@@ -42,9 +54,11 @@ def queue_report(store: CoreSyncStore) -> list[dict[str, Any]]:
     counts: dict[str, dict[str, int]] = {}
     for row in store.counts():
         counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
+    limits = {row["key"]: row for row in store.list_limits()}
     report = []
     for row in store.list_queues():
         jobs = counts.get(row["name"], {})
+        limit = limits.get(f"queue:{row['name']}")
         report.append(
             {
                 "name": row["name"],
@@ -54,6 +68,7 @@ def queue_report(store: CoreSyncStore) -> list[dict[str, Any]]:
                 "processes": int(row["processes"]),
                 "slots": int(row["slots"]),
                 "jobs": jobs,
+                "limit": limit["concurrency"] if limit else None,
                 "warning": jobs.get("queued", 0) > 0 and not row["processes"],
             }
         )
@@ -77,9 +92,10 @@ def cmd_list(args: argparse.Namespace, app: Toro) -> int:
         cells = "".join(f"{n:>10,}" for n in (*(jobs.get(s, 0) for s in SHOWN), other))
         mark = "!" if entry["warning"] else " "
         state = "paused" if entry["paused"] else "running"
+        limit = f", limit {entry['limit']}" if entry["limit"] else ""
         print(
             f"{mark} {entry['name']:<20}{state:<9}{cells}  "
-            f"{entry['processes']} ({entry['slots']} slots)"
+            f"{entry['processes']} ({entry['slots']} slots{limit})"
         )
     if any(entry["warning"] for entry in report):
         print("! queued jobs and no live process serving the queue: start one with -q NAME")
@@ -105,4 +121,15 @@ def cmd_resume(args: argparse.Namespace, app: Toro) -> int:
     with connect(app.database_url) as conn:
         changed = CoreSyncStore(connection=conn).resume_queue(_name(args.name))
     print(f"queue {args.name}: {'resumed' if changed else 'was not paused'}")
+    return 0
+
+
+def cmd_limit(args: argparse.Namespace, app: Toro) -> int:
+    concurrency = None if args.clear else args.concurrency
+    with connect(app.database_url) as conn:
+        CoreSyncStore(connection=conn).set_queue_limit(_name(args.name), concurrency)
+    if concurrency is None:
+        print(f"queue {args.name}: no concurrency limit")
+    else:
+        print(f"queue {args.name}: at most {concurrency} job(s) running at once")
     return 0

@@ -21,9 +21,10 @@ CREATE INDEX toro_jobs_queued_by_priority ON toro_jobs (queue, (-priority), id)
     WHERE status = 'queued';
 DROP INDEX toro_jobs_queued;
 
--- One key among the jobs that wait or run; a finished job frees its key.
+-- One key among the jobs that wait or run; a finished job frees its key. ('blocked' is a job
+-- waiting for a concurrency slot: see migration 0009.)
 CREATE UNIQUE INDEX toro_jobs_unique_key ON toro_jobs (unique_key)
-    WHERE unique_key IS NOT NULL AND status IN ('queued', 'scheduled', 'running');
+    WHERE unique_key IS NOT NULL AND status IN ('queued', 'scheduled', 'running', 'blocked');
 
 -- What is known about a queue besides its jobs: whether it is paused (every process stops
 -- claiming from it within a claim; its jobs stay queued).

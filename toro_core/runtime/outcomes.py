@@ -98,12 +98,14 @@ class OutcomeWriter:
     def over_limit(self) -> bool:
         return len(self._buffer) >= self.limit
 
-    def add(self, outcome: PendingOutcome) -> None:
+    def add(self, outcome: PendingOutcome, *, urgent: bool = False) -> None:
+        """Buffer an outcome; ``urgent`` ones (a job holding a limit's slots, which another
+        job waits for) are written at once rather than within ``flush_interval``."""
         self._buffer.append(outcome)
         if len(self._buffer) == 1:
             self._has_items.set()
             self._drained = anyio.Event()
-        if len(self._buffer) >= self.flush_size:
+        if urgent or len(self._buffer) >= self.flush_size:
             self._full.set()
 
     async def wait_drained(self) -> None:

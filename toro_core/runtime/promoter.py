@@ -1,4 +1,5 @@
-"""The promoter: moves due ``scheduled`` jobs to ``queued``, in every worker process.
+"""The promoter: moves due ``scheduled`` jobs to ``queued``, in every worker process, and
+queues again jobs ``blocked`` on a concurrency limit that has free slots.
 
 Jobs wait as ``scheduled`` until their ``scheduled_at`` when they were enqueued for later
 (``perform_in``, ``perform_at``), retried with a delay (toro-retry) or snoozed. Every
@@ -34,14 +35,17 @@ class Promoter:
         self.interval = settings.promote_interval
         self.batch = settings.promote_batch
         self.stopping = stopping
-        #: Jobs promoted by this process so far.
+        #: Jobs promoted by this process so far, and jobs queued again after a limit's slot
+        #: freed (those the freeing job did not hand its slot to at once).
         self.promoted = 0
+        self.unblocked = 0
 
     async def run(self) -> None:
         retry = Retry("promoting scheduled jobs", log)
         while not self.stopping.is_set():
             try:
                 count = await self.store.promote_due(self.batch)
+                self.unblocked += await self.store.unblock()
             except TRANSIENT as exc:
                 await retry.pause(exc, until=self.stopping)
                 continue

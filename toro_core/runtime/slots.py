@@ -100,7 +100,7 @@ class Slots:
             if not self.running:
                 self._idle.set()
         if execution is not None:
-            self.writer.add(to_pending(execution, claim.owner))
+            self.writer.add(to_pending(execution, claim.owner), urgent=claim.job.holds_slots)
 
     def abandon(self, old_owner: str) -> None:
         """Stop the attempts claimed under ``old_owner``: other processes run those jobs now."""

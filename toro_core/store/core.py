@@ -112,11 +112,11 @@ class CoreStore(Store):
         started_by: str,
     ) -> list[Job]:
         """Claim up to ``limit`` queued jobs of ``queues`` after the keyset cursor ``after``
-        (``(-priority, id)``), of queues not paused; return them in claim order (highest
-        priority first, then oldest)."""
-        name = "claim_jobs_one_queue" if len(queues) == 1 else "claim_jobs"
+        (``(-priority, id)``), of queues not paused, within their limits (limited jobs that
+        cannot run now are parked, see the SQL); return them in claim order (highest priority
+        first, then oldest)."""
         rows = await self.fetch_all(
-            query(name),
+            query("claim_jobs"),
             {
                 "queue": queues[0],
                 "queues": list(queues),
@@ -215,6 +215,16 @@ class CoreStore(Store):
         return row is not None
 
     # ---------------------------------------------------------------- maintenance
+
+    async def unblock(self) -> int:
+        """Queue again jobs blocked on a limit that has free slots; return how many."""
+        row = await self.fetch_one(query("unblock_jobs"))
+        return int(row["unblocked"]) if row else 0
+
+    async def list_limits(self) -> list[Row]:
+        """Every limit: ``key``, ``concurrency``, ``rate``, ``per_seconds``, ``running``,
+        ``blocked``, ``recent_starts``."""
+        return await self.fetch_all(query("list_limits"))
 
     async def promote_due(self, limit: int) -> int:
         """Move up to ``limit`` due scheduled jobs to queued; return how many."""
@@ -385,6 +395,13 @@ class CoreSyncStore(SyncStore):
     def list_queues(self) -> list[Row]:
         return self.fetch_all(query("list_queues"))
 
+    def set_queue_limit(self, name: str, concurrency: int | None) -> None:
+        """Set (``None``: clear) the concurrency limit of a queue, for every process."""
+        self.fetch_all(query("set_queue_limit"), {"name": name, "concurrency": concurrency})
+
+    def list_limits(self) -> list[Row]:
+        return self.fetch_all(query("list_limits"))
+
     def counts(self) -> list[Row]:
         return self.fetch_all(query("count_by_queue_status"))
 
@@ -415,5 +432,5 @@ def _missing(params: dict[str, Any], held: Sequence[Row]) -> dict[str, Any]:
     """The bulk parameters of the rows whose key no job holds any more (to insert again)."""
     free = {row["key"] for row in held if row["id"] is None}
     keep = [i for i, key in enumerate(params["unique_keys"]) if key in free]
-    columns = ("args", "kwargs", "names", "unique_keys")
+    columns = ("args", "kwargs", "names", "unique_keys", "limit_keys")
     return {**params, **{c: [params[c][i] for i in keep] for c in columns}}

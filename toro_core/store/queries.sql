@@ -3,18 +3,35 @@
 -- name: insert_job
 -- Inserts one job and returns it. A queued job wakes idle workers of its queue with a NOTIFY
 -- (delivered when the inserting transaction commits); workers also poll, so a row inserted
--- by other means is picked up all the same.
-WITH inserted AS (
+-- by other means is picked up all the same. A job of a limited class records the class's
+-- limit and its slots (toro_limits, toro_limit_slots) on the way.
+WITH limit_row AS (
+    -- a limited job's limit, as its class declares it now (nothing for other jobs)
+    INSERT INTO toro_limits (key, concurrency, rate, per_seconds)
+    SELECT %(limit_key)s, %(concurrency)s, %(rate)s, %(per_seconds)s
+     WHERE %(limit_key)s::text IS NOT NULL
+    ON CONFLICT (key) DO UPDATE
+       SET concurrency = excluded.concurrency, rate = excluded.rate,
+           per_seconds = excluded.per_seconds, updated_at = now()
+     WHERE (toro_limits.concurrency, toro_limits.rate, toro_limits.per_seconds)
+           IS DISTINCT FROM (excluded.concurrency, excluded.rate, excluded.per_seconds)
+    RETURNING key
+), limit_slots AS (
+    INSERT INTO toro_limit_slots (key, slot)
+    SELECT %(limit_key)s, g FROM generate_series(0, COALESCE(%(concurrency)s::int, 0) - 1) AS g
+     WHERE %(limit_key)s::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+), inserted AS (
     INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
-                           properties, priority, unique_key)
+                           properties, priority, unique_key, limit_key)
     VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(name)s, %(status)s,
-            %(scheduled_at)s, %(properties)s::jsonb, %(priority)s, %(unique_key)s)
+            %(scheduled_at)s, %(properties)s::jsonb, %(priority)s, %(unique_key)s, %(limit_key)s)
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
-                                AND status IN ('queued', 'scheduled', 'running')
+                                AND status IN ('queued', 'scheduled', 'running', 'blocked')
     DO NOTHING
     RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at,
               finished_at, status, started_by, properties, attempt, kwargs, priority,
-              unique_key, cancel_requested_at
+              unique_key, cancel_requested_at, limit_key, holds_slots
 )
 SELECT i.*
   FROM inserted AS i
@@ -26,31 +43,50 @@ SELECT i.*
 -- what an enqueue of a duplicate returns.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at
+       cancel_requested_at, limit_key, holds_slots
   FROM toro_jobs
- WHERE unique_key = %(unique_key)s AND status IN ('queued', 'scheduled', 'running');
+ WHERE unique_key = %(unique_key)s AND status IN ('queued', 'scheduled', 'running', 'blocked');
 
 -- name: find_unique_ids
 -- For each of the keys %(keys)s, the id of the job holding it now (NULL when none does).
 SELECT k.key, t.id
   FROM unnest(%(keys)s::text[]) AS k(key)
   LEFT JOIN toro_jobs AS t
-    ON t.unique_key = k.key AND t.status IN ('queued', 'scheduled', 'running');
+    ON t.unique_key = k.key AND t.status IN ('queued', 'scheduled', 'running', 'blocked');
 
 -- name: insert_jobs
 -- Inserts many jobs of one worker class in one statement and returns the ids written in input
 -- order; one NOTIFY for the statement when they are queued. A unique job whose key another
 -- waiting or running job holds is not written (ON CONFLICT); the caller finds that job's id.
-WITH inserted AS (
+WITH limit_rows AS (
+    INSERT INTO toro_limits (key, concurrency, rate, per_seconds)
+    SELECT DISTINCT k.key, %(concurrency)s::int, %(rate)s::int, %(per_seconds)s::float8
+      FROM unnest(%(limit_keys)s::text[]) AS k(key)
+     WHERE k.key IS NOT NULL
+    ON CONFLICT (key) DO UPDATE
+       SET concurrency = excluded.concurrency, rate = excluded.rate,
+           per_seconds = excluded.per_seconds, updated_at = now()
+     WHERE (toro_limits.concurrency, toro_limits.rate, toro_limits.per_seconds)
+           IS DISTINCT FROM (excluded.concurrency, excluded.rate, excluded.per_seconds)
+    RETURNING key
+), limit_slots AS (
+    INSERT INTO toro_limit_slots (key, slot)
+    SELECT DISTINCT k.key, g
+      FROM unnest(%(limit_keys)s::text[]) AS k(key),
+           generate_series(0, COALESCE(%(concurrency)s::int, 0) - 1) AS g
+     WHERE k.key IS NOT NULL
+    ON CONFLICT DO NOTHING
+), inserted AS (
     INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
-                           priority, unique_key)
+                           priority, unique_key, limit_key)
     SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.kwargs::jsonb, u.name, %(status)s,
-           %(scheduled_at)s, %(priority)s, u.unique_key
+           %(scheduled_at)s, %(priority)s, u.unique_key, u.limit_key
       FROM unnest(%(args)s::text[], %(kwargs)s::text[], %(names)s::text[],
-                  %(unique_keys)s::text[]) WITH ORDINALITY AS u(args, kwargs, name, unique_key, ord)
+                  %(unique_keys)s::text[], %(limit_keys)s::text[])
+           WITH ORDINALITY AS u(args, kwargs, name, unique_key, limit_key, ord)
      ORDER BY u.ord
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
-                                AND status IN ('queued', 'scheduled', 'running')
+                                AND status IN ('queued', 'scheduled', 'running', 'blocked')
     DO NOTHING
     RETURNING id, unique_key
 ), woken AS (
@@ -60,54 +96,137 @@ SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDE
 
 -- name: claim_jobs
 -- Claims up to %(limit)s queued jobs of the given queues for process %(owner)s: highest
--- priority first, then oldest, across all the queues. Each queue is walked in its own index
--- range (toro_jobs_queued_by_priority) from the keyset cursor (%(after_rank)s, %(after)s), the
--- (-priority, id) of the last job this process claimed, so dead index entries of jobs claimed
--- earlier are not walked again. Paused queues (toro_queues) are skipped. Nothing is claimed
--- when the process is no longer registered (it was declared dead).
-WITH picked AS (
-    SELECT j.id
+-- priority first, then oldest, across all the queues, within the limits.
+--
+-- * Each queue is walked in its own index range (toro_jobs_queued_by_priority) from the
+--   keyset cursor (%(after_rank)s, %(after)s), the (-priority, id) of the last job this
+--   process claimed, so dead index entries of jobs claimed earlier are not walked again.
+--   Paused queues (toro_queues) are skipped.
+-- * Limits (toro_limits): a job of a concurrency limit (its class's, its key's, its queue's
+--   'queue:<name>') is claimed only with a free slot of each (toro_limit_slots, taken FOR
+--   UPDATE SKIP LOCKED here, freed by a trigger when it stops running); a rate-limited one only
+--   while its window has room (the limit row is locked, in key order, to count and log the
+--   starts). A limited job that cannot run now is parked, so it does not stand in front of
+--   the others: 'blocked' until a slot of its limit frees (the promoter queues it again), or
+--   'scheduled' for when its rate has room. Jobs without limits skip all of this.
+-- * Nothing is claimed when the process is no longer registered (it was declared dead).
+WITH served AS (
+    SELECT q.name, (l.key IS NOT NULL) AS limited
       FROM unnest(%(queues)s::text[]) AS q(name)
+      LEFT JOIN toro_limits AS l ON l.key = 'queue:' || q.name AND l.concurrency IS NOT NULL
+     WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
+       AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
+                        WHERE p.name = q.name AND p.paused_at IS NOT NULL)
+), candidates AS (
+    SELECT j.id, j.priority, j.queue, j.limit_key, s.limited AS queue_limited
+      FROM served AS s
      CROSS JOIN LATERAL (
-           SELECT id, priority FROM toro_jobs
-            WHERE status = 'queued' AND queue = q.name
+           SELECT id, priority, queue, limit_key FROM toro_jobs
+            WHERE status = 'queued' AND queue = s.name
               AND (-priority, id) > (%(after_rank)s, %(after)s)
             ORDER BY -priority, id
             LIMIT %(limit)s
               FOR UPDATE SKIP LOCKED) AS j
-     WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
-       AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
-                        WHERE p.name = q.name AND p.paused_at IS NOT NULL)
-     ORDER BY -j.priority, j.id
+), keys AS (
+    SELECT limit_key AS key FROM candidates WHERE limit_key IS NOT NULL
+    UNION
+    SELECT 'queue:' || queue FROM candidates WHERE queue_limited
+), limits AS (
+    -- locked in key order: claims of one limit take turns, and never deadlock
+    SELECT l.key, l.concurrency, l.rate, l.per_seconds, l.starts
+      FROM toro_limits AS l
+     WHERE l.key IN (SELECT key FROM keys) AND l.rate IS NOT NULL
+     ORDER BY l.key
+       FOR UPDATE
+), free AS (
+    SELECT s.key, s.slot
+      FROM toro_limit_slots AS s
+      JOIN toro_limits AS l ON l.key = s.key
+     WHERE s.key IN (SELECT key FROM keys) AND s.job_id IS NULL AND s.slot < l.concurrency
+       FOR UPDATE OF s SKIP LOCKED
+), room AS (
+    -- how many jobs of each limit may start now (NULL: no limit of that kind)
+    SELECT k.key,
+           CASE WHEN l.concurrency IS NULL THEN NULL
+                ELSE (SELECT count(*) FROM free AS f WHERE f.key = k.key) END AS slots,
+           CASE WHEN r.key IS NULL THEN NULL
+                ELSE r.rate - (SELECT count(*) FROM unnest(r.starts) AS t(at)
+                                WHERE t.at >= now() - make_interval(secs => r.per_seconds))
+           END AS starts,
+           (SELECT min(t.at) FROM unnest(r.starts) AS t(at)
+             WHERE t.at >= now() - make_interval(secs => r.per_seconds)) AS oldest_start,
+           r.per_seconds, r.rate
+      FROM keys AS k
+      JOIN toro_limits AS l ON l.key = k.key
+      LEFT JOIN limits AS r ON r.key = k.key
+), ranked AS (
+    SELECT c.id, c.priority, c.queue, c.limit_key,
+           row_number() OVER (PARTITION BY c.limit_key ORDER BY -c.priority, c.id) AS key_rank,
+           row_number() OVER (PARTITION BY c.queue ORDER BY -c.priority, c.id) AS queue_rank,
+           LEAST(kr.slots, kr.starts) AS key_room, kr.slots AS key_slots, kr.starts AS key_starts,
+           kr.oldest_start, kr.per_seconds, kr.rate,
+           CASE WHEN c.queue_limited THEN qr.slots END AS queue_room
+      FROM candidates AS c
+      LEFT JOIN room AS kr ON kr.key = c.limit_key
+      LEFT JOIN room AS qr ON qr.key = 'queue:' || c.queue
+), chosen AS (
+    SELECT r.id, r.priority, r.queue, r.limit_key,
+           row_number() OVER (PARTITION BY r.limit_key ORDER BY -r.priority, r.id) AS key_slot,
+           row_number() OVER (PARTITION BY r.queue ORDER BY -r.priority, r.id) AS queue_slot,
+           r.key_slots IS NOT NULL AS takes_key_slot, r.queue_room IS NOT NULL AS takes_queue_slot
+      FROM ranked AS r
+     WHERE (r.key_room IS NULL OR r.key_rank <= r.key_room)
+       AND (r.queue_room IS NULL OR r.queue_rank <= r.queue_room)
+     ORDER BY -r.priority, r.id
      LIMIT %(limit)s
+), numbered AS (
+    SELECT f.key, f.slot, row_number() OVER (PARTITION BY f.key ORDER BY f.slot) AS n FROM free AS f
+), taken AS (
+    UPDATE toro_limit_slots AS s
+       SET job_id = c.id
+      FROM chosen AS c, numbered AS f
+     WHERE s.key = f.key AND s.slot = f.slot
+       AND ((c.takes_key_slot AND f.key = c.limit_key AND f.n = c.key_slot)
+            OR (c.takes_queue_slot AND f.key = 'queue:' || c.queue AND f.n = c.queue_slot))
+    RETURNING s.job_id
+), logged AS (
+    UPDATE toro_limits AS l
+       -- two windows are kept: a claim that began earlier but took the lock later counts
+       -- from its own start, and must still see these
+       SET starts = ARRAY(SELECT t.at FROM unnest(l.starts) AS t(at)
+                           WHERE t.at >= now() - make_interval(secs => 2 * l.per_seconds))
+                    || array_fill(now(), ARRAY[c.n::int])
+      FROM (SELECT limit_key, count(*) AS n FROM chosen WHERE limit_key IS NOT NULL
+             GROUP BY limit_key) AS c
+     WHERE l.key = c.limit_key AND l.key IN (SELECT key FROM limits)
+    RETURNING l.key
+), parked AS (
+    -- limited jobs that cannot run now: 'scheduled' for when their rate has room, else
+    -- 'blocked' until a slot of their limit frees
+    UPDATE toro_jobs AS t
+       SET status = CASE WHEN r.key_starts IS NOT NULL AND r.key_rank > r.key_starts
+                         THEN 'scheduled' ELSE 'blocked' END,
+           -- the k-th job past the room waits for the k-th window after the oldest start
+           scheduled_at = CASE WHEN r.key_starts IS NOT NULL AND r.key_rank > r.key_starts
+                               THEN COALESCE(r.oldest_start, now()) + make_interval(
+                                   secs => r.per_seconds * (1 + (r.key_rank - r.key_starts - 1)
+                                                                / r.rate))
+                               ELSE t.scheduled_at END
+      FROM ranked AS r
+     WHERE t.id = r.id AND r.limit_key IS NOT NULL AND r.key_rank > r.key_room
+       AND r.id NOT IN (SELECT id FROM chosen)
+    RETURNING t.id
 )
 UPDATE toro_jobs AS t
    SET status = 'running', started_at = now(), finished_at = NULL,
-       started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
-  FROM picked
- WHERE t.id = picked.id
+       started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1,
+       holds_slots = t.id IN (SELECT job_id FROM taken)
+  FROM chosen
+ WHERE t.id = chosen.id
 RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
           t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
-          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at;
-
--- name: claim_jobs_one_queue
--- claim_jobs for a process that serves a single queue: the same rows, a simpler plan.
-UPDATE toro_jobs AS t
-   SET status = 'running', started_at = now(), finished_at = NULL,
-       started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
- WHERE t.id IN (
-           SELECT id FROM toro_jobs
-            WHERE status = 'queued' AND queue = %(queue)s
-              AND (-priority, id) > (%(after_rank)s, %(after)s)
-              AND EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
-              AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
-                               WHERE p.name = %(queue)s AND p.paused_at IS NOT NULL)
-            ORDER BY -priority, id
-            LIMIT %(limit)s
-              FOR UPDATE SKIP LOCKED)
-RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
-          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
-          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at;
+          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at, t.limit_key,
+          t.holds_slots;
 
 -- name: finish_jobs_plain
 -- finish_jobs for the common case: outcomes of one status with no properties to merge and no
@@ -256,19 +375,78 @@ SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status ORD
 -- One job by id.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at
+       cancel_requested_at, limit_key, holds_slots
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: get_jobs
 -- Jobs by id, in id order.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at
+       cancel_requested_at, limit_key, holds_slots
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 
 -- name: schema_ready
 -- Whether the core tables exist.
 SELECT to_regclass('toro_jobs') IS NOT NULL AND to_regclass('toro_processes') IS NOT NULL;
+
+-- name: unblock_jobs
+-- Queues again the jobs waiting for a concurrency slot ('blocked') of limits that have free
+-- slots now: at most as many per limit as it has free slots, in claim order; wakes their
+-- queues. Driven by the blocked jobs (a small index), so it costs one probe when none wait.
+-- (A job leaving 'running' hands its slot on at once, see migration 0009; this catches the
+-- rest, such as a job parked by a claim while a slot freed.)
+WITH keys AS (
+    SELECT b.limit_key AS key,
+           (SELECT count(*) FROM toro_limit_slots AS s JOIN toro_limits AS l ON l.key = s.key
+             WHERE s.key = b.limit_key AND s.job_id IS NULL AND s.slot < l.concurrency) AS free
+      FROM (SELECT DISTINCT limit_key FROM toro_jobs WHERE status = 'blocked') AS b
+), picked AS (
+    SELECT j.id
+      FROM keys AS k
+     CROSS JOIN LATERAL (
+           SELECT id FROM toro_jobs
+            WHERE status = 'blocked' AND limit_key = k.key
+            ORDER BY -priority, id
+            LIMIT k.free
+              FOR UPDATE SKIP LOCKED) AS j
+     WHERE k.free > 0
+), unblocked AS (
+    UPDATE toro_jobs AS t SET status = 'queued' FROM picked WHERE t.id = picked.id
+    RETURNING t.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', q.queue) FROM (SELECT DISTINCT queue FROM unblocked) AS q
+)
+SELECT (SELECT count(*) FROM unblocked) AS unblocked, (SELECT count(*) FROM woken) AS queues;
+
+-- name: set_queue_limit
+-- Sets (or with %(concurrency)s NULL, clears) the concurrency limit of queue %(name)s: its
+-- limit row 'queue:<name>' and its slots. Claims obey it from their next statement on.
+WITH limit_row AS (
+    INSERT INTO toro_limits (key, concurrency)
+    VALUES ('queue:' || %(name)s, %(concurrency)s)
+    ON CONFLICT (key) DO UPDATE SET concurrency = excluded.concurrency, updated_at = now()
+    RETURNING key
+), slots AS (
+    INSERT INTO toro_limit_slots (key, slot)
+    SELECT 'queue:' || %(name)s, g
+      FROM generate_series(0, COALESCE(%(concurrency)s::int, 0) - 1) AS g
+    ON CONFLICT DO NOTHING
+)
+SELECT key FROM limit_row;
+
+-- name: list_limits
+-- Every limit with how full it is now: running jobs holding its slots, jobs blocked on it,
+-- and the starts in its rate window.
+SELECT l.key, l.concurrency, l.rate, l.per_seconds,
+       (SELECT count(*) FROM toro_limit_slots AS s
+         WHERE s.key = l.key AND s.job_id IS NOT NULL) AS running,
+       (SELECT count(*) FROM toro_jobs AS j
+         WHERE j.status = 'blocked' AND j.limit_key = l.key) AS blocked,
+       (SELECT count(*) FROM unnest(l.starts) AS t(at)
+         WHERE t.at >= now() - make_interval(secs => l.per_seconds)) AS recent_starts
+  FROM toro_limits AS l
+ WHERE l.concurrency IS NOT NULL OR l.rate IS NOT NULL
+ ORDER BY l.key;
 
 -- name: promote_due
 -- Moves up to %(limit)s scheduled jobs whose time has come to queued, earliest first, and wakes
@@ -304,7 +482,7 @@ WITH candidates AS (
      WHERE t.id = ANY(%(ids)s::bigint[]) AND t.status IN ('failed', 'cancelled')
        AND NOT EXISTS (SELECT 1 FROM toro_jobs AS o
                         WHERE o.unique_key = t.unique_key
-                          AND o.status IN ('queued', 'scheduled', 'running'))
+                          AND o.status IN ('queued', 'scheduled', 'running', 'blocked'))
      ORDER BY COALESCE(t.unique_key, t.id::text), t.id
 ), retried AS (
     UPDATE toro_jobs AS t
@@ -334,7 +512,7 @@ WITH candidates AS (
 SELECT id FROM retried, (SELECT count(*) FROM woken) AS w ORDER BY id;
 
 -- name: cancel_jobs
--- Cancels jobs %(ids)s. A queued or scheduled job is cancelled at once; a running one gets
+-- Cancels jobs %(ids)s. A queued, scheduled or blocked job is cancelled at once; a running one gets
 -- cancel_requested_at, and its holder (woken by a NOTIFY on toro_control, or its poll) stops
 -- it, its outcome then written as cancelled. Rows are locked first, so a job finishing at the
 -- same moment is either finished (and left so) or cancelled, never both. Returns each id with
@@ -347,7 +525,7 @@ WITH target AS (
            properties = t.properties || jsonb_build_object(
                'cancel:at', now(), 'cancel:by', %(by)s::text, 'cancel:was', t.status)
       FROM target
-     WHERE t.id = target.id AND target.status IN ('queued', 'scheduled')
+     WHERE t.id = target.id AND target.status IN ('queued', 'scheduled', 'blocked')
     RETURNING t.id
 ), requested AS (
     UPDATE toro_jobs AS t
@@ -387,7 +565,7 @@ SELECT id FROM toro_jobs
 -- everything an admin listing shows.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at
+       cancel_requested_at, limit_key, holds_slots
   FROM toro_jobs
  WHERE (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(queue)s::text IS NULL OR queue = %(queue)s)

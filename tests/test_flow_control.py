@@ -1,0 +1,135 @@
+"""Flow control: concurrency limits per class, per key and per queue, and rate limits, with
+four worker processes at c=10 started through the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from limit_workers import RUNS_TABLE, FiftyPerSecond, Free, OnePerCustomer, ThreeAtATime
+
+from toro_core.testing import rows, scalar, wait_for
+
+WORKER_ARGS = ("-r", "limit_workers", "-c", "10")
+
+
+@pytest.fixture
+def db(toro_app, toro_db):
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        conn.execute(RUNS_TABLE)
+    return toro_db
+
+
+def runs(db: str, key: str | None = None) -> list[tuple[float, float]]:
+    sql = "SELECT started, ended FROM limit_runs"
+    return rows(db, sql + (" WHERE key = %s" if key else ""), (key,) if key else None)
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most spans that overlap at any moment."""
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def busiest_second(starts: list[float]) -> int:
+    """The most starts in any window of one second (closed at both ends)."""
+    starts = sorted(starts)
+    most, left = 0, 0
+    for right, at in enumerate(starts):
+        while at - starts[left] > 1.0:
+            left += 1
+        most = max(most, right - left + 1)
+    return most
+
+
+def count(db: str, status: str) -> int:
+    return int(scalar(db, "SELECT count(*) FROM toro_jobs WHERE status = %s", (status,)))
+
+
+def test_a_class_limit_holds_across_four_processes(db, start_worker):
+    ThreeAtATime.perform_bulk([(0.2,)] * 200)
+    started = time.monotonic()
+    for _ in range(4):
+        start_worker(*WORKER_ARGS)
+    wait_for(lambda: count(db, "complete") == 200, timeout=60)
+    took = time.monotonic() - started
+    assert most_at_once(runs(db)) == 3
+    ideal = 200 * 0.2 / 3
+    assert took <= ideal * 1.25 + 1.0, f"{took:.1f}s against {ideal:.1f}s"  # +1 s: start-up
+
+
+def test_a_limit_per_key_runs_the_keys_in_parallel(db, start_worker):
+    OnePerCustomer.perform_bulk([(customer, 0.1) for customer in "abc" for _ in range(20)])
+    for _ in range(4):
+        start_worker(*WORKER_ARGS)
+    wait_for(lambda: count(db, "complete") == 60, timeout=60)
+    for customer in "abc":
+        assert most_at_once(runs(db, customer)) == 1, customer
+    assert most_at_once(runs(db)) == 3  # one of each at a time, side by side
+
+
+def test_a_rate_limit_holds_in_every_second(db, start_worker):
+    FiftyPerSecond.perform_bulk([(n,) for n in range(400)])
+    for _ in range(4):
+        start_worker(*WORKER_ARGS)
+    wait_for(lambda: count(db, "complete") == 400, timeout=30)
+    starts = [s for s, _ in runs(db)]
+    assert max(e for _, e in runs(db)) - min(starts) < 10, "400 starts at 50/s took too long"
+    # a start is the claim: started_at, by the database's clock (perform itself begins a few
+    # milliseconds later in its slot, a jitter the limit does not promise to hide)
+    claimed = [
+        float(t) for (t,) in rows(db, "SELECT extract(epoch FROM started_at) FROM toro_jobs")
+    ]
+    assert busiest_second(claimed) <= 50
+    assert busiest_second(claimed) >= 40  # and it does use the rate
+
+
+def test_a_full_limit_does_not_delay_other_jobs_of_the_queue(db, start_worker):
+    ThreeAtATime.perform_bulk([(2.0,)] * 30)  # full for 20 s
+    Free.perform_bulk([(n,) for n in range(50)])  # behind them in the queue
+    start_worker(*WORKER_ARGS)
+    wait_for(lambda: len(runs(db, "free")) == 50, timeout=10)
+    assert len(runs(db, "three")) <= 3
+
+
+def test_queue_limit_set_at_run_time(db, start_worker, toro_db):
+    cli = [sys.executable, "-m", "toro_core", "queues", "limit", "default"]
+    env = {**os.environ, "TORO_DATABASE_URL": toro_db, "TORO_PLUGINS": ""}
+    done = subprocess.run([*cli, "--concurrency", "2"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "at most 2" in done.stdout, done.stderr
+    OnePerCustomer.perform_bulk([(f"c{n}", 0.3) for n in range(12)])  # all different keys
+    for _ in range(2):
+        start_worker(*WORKER_ARGS)
+    wait_for(lambda: count(db, "complete") == 12, timeout=30)
+    assert most_at_once(runs(db)) == 2
+    cleared = subprocess.run([*cli, "--clear"], env=env, capture_output=True, text=True)
+    assert "no concurrency limit" in cleared.stdout
+    OnePerCustomer.perform_bulk([(f"d{n}", 0.5) for n in range(12)])
+    wait_for(lambda: count(db, "complete") == 24, timeout=30)
+    later = [(s, e) for s, e in runs(db) if s > max(e for _, e in runs(db)[:12])]
+    assert most_at_once(later) > 2
+
+
+def test_a_killed_process_frees_its_slots_and_the_limit_holds(db, start_worker):
+    ThreeAtATime.perform_bulk([(1.0,)] * 12)
+    args = (*WORKER_ARGS, "--heartbeat-interval", "0.5", "--dead-after", "2")
+    victim = start_worker(*args)
+    wait_for(lambda: scalar(db, "SELECT count(*) FROM toro_jobs WHERE status = 'running'") == 3)
+    victim.popen.send_signal(signal.SIGKILL)
+    victim.popen.wait()
+    for _ in range(3):
+        start_worker(*args)
+    wait_for(lambda: count(db, "complete") == 12, timeout=60)
+    assert most_at_once(runs(db)) <= 3
+    assert scalar(db, "SELECT count(*) FROM toro_limit_slots WHERE job_id IS NOT NULL") == 0
+    recovered = scalar(db, "SELECT count(*) FROM toro_jobs WHERE properties ? 'recovered:at'")
+    assert recovered == 3
