@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 
 import psycopg
 from workers_basic import Noop
@@ -89,7 +90,7 @@ def test_missing_and_unreachable_database_are_one_clear_line():
 
 
 def test_start_refuses_an_unmigrated_database(toro_server_url):
-    name = "toro_t_unmigrated"
+    name = f"toro_t_unmigrated_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(toro_server_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
@@ -102,7 +103,7 @@ def test_start_refuses_an_unmigrated_database(toro_server_url):
 
 
 def test_migrate_is_idempotent_concurrent_and_printable(toro_server_url):
-    names = ["toro_t_mig_a", "toro_t_mig_b"]
+    names = [f"toro_t_mig_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     with psycopg.connect(toro_server_url, autocommit=True) as conn:
         for name in names:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")

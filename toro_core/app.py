@@ -25,7 +25,7 @@ from toro_core.statuses import Status, StatusRegistry
 from toro_core.worker import check_options
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
     from toro_core.outcome import Execution
     from toro_core.runtime import WorkerProcess
@@ -48,6 +48,8 @@ class Toro:
         )
         self.client = Client(self)
         self.aclient = AsyncClient(self)
+        #: Tests: run each job at once in the enqueuing process (see toro_core.testing.inline).
+        self.inline = False
         self._checked: dict[type, LimitSpec] = {}
 
     # ------------------------------------------------------------ configuration
@@ -68,6 +70,16 @@ class Toro:
         from toro_core.migrate import apply
 
         return apply(self.database_url, self.migrations())
+
+    def background_worker(self, **options: Any) -> AbstractContextManager[WorkerProcess]:
+        """The sync twin of :meth:`worker`, for WSGI apps and scripts: a worker in a thread of
+        its own for the duration of a ``with`` block (stopped gracefully at its end)."""
+        from toro_core.runtime import threaded_worker
+        from toro_core.settings import WorkerSettings
+
+        if "queues" in options:
+            options["queues"] = tuple(options["queues"])
+        return threaded_worker(self, WorkerSettings(**options))
 
     def worker(
         self, *, signals: bool = False, **options: Any

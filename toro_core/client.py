@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from toro_core.configured import Call
 from toro_core.encoding import encode_args, encode_kwargs, encode_properties
 from toro_core.limits import limit_key
+from toro_core.runtime.drain import arun_now, run_sync
 from toro_core.store import CoreStore, CoreSyncStore
 
 if TYPE_CHECKING:
@@ -200,6 +201,9 @@ class Client:
         job = self.store(connection).insert_job(params)
         if not job.duplicate:
             self.app.notify_enqueued([job])
+            if self.app.inline and connection is None:
+                if run_sync(arun_now, self.app, job.id) is not None:
+                    return self.store().get_job(job.id) or job
         return job
 
     def enqueue_bulk(
@@ -273,6 +277,9 @@ class AsyncClient:
         job = await (await self.store(connection)).insert_job(params)
         if not job.duplicate:
             self.app.notify_enqueued([job])
+            if self.app.inline and connection is None:
+                if await arun_now(self.app, job.id) is not None:
+                    return await (await self.store()).get_job(job.id) or job
         return job
 
     async def enqueue_bulk(

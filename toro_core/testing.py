@@ -1,16 +1,29 @@
-"""Test helpers for toro and for plugin authors: an opt-in pytest plugin.
+"""Test helpers for applications, toro and plugin authors: an opt-in pytest plugin.
 
 Enable it in a ``conftest.py``::
 
     pytest_plugins = ["toro_core.testing"]
 
 It gives each test its own database cloned from a migrated template (fast: a file copy), an
-app with exactly the plugins the test names, and worker processes started the way users start
-them (``toro-core start``), stopped and reaped at the end of the test.
+app on it (``toro_app``, the process default while the test runs), and worker processes
+started the way users start them (``start_worker``), stopped and reaped at the end.
 
-Which server: ``TORO_TEST_DATABASE_URL`` (a server URL whose databases the tests may create),
-else PostgreSQL on 127.0.0.1:5432 when something answers there, else an embedded server
-started for the session (``toro-core[embedded]``).
+In a test, jobs run without a worker process:
+
+* :func:`drain` (``await adrain(...)``) runs every waiting job in the test's own process,
+  through the app's plugins (middleware, retries) and outcome rules, and returns what ran;
+* :func:`inline` makes ``perform_async`` run the job at once (Celery's eager mode, Oban's
+  ``:inline``) and return it finished;
+* :func:`assert_enqueued` / :func:`refute_enqueued` / :func:`enqueued` look at what waits.
+
+Plugins: the apps use the installed plugins (entry points, as your application does) unless
+the test says otherwise, with ``@pytest.mark.toro_plugins()`` (none), or
+``@pytest.mark.toro_plugins("retry", "scheduler")`` (those entry points only); a suite can
+change the default with the ini option ``toro_default_plugins = none``.
+
+Which server: ``TORO_TEST_DATABASE_URL`` (any URL of a server whose databases the tests may
+create: any host, port and user), else PostgreSQL on 127.0.0.1:5432 when something answers
+there, else an embedded server started for the session (``toro-core[embedded]``).
 """
 
 from __future__ import annotations
@@ -34,6 +47,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from toro_core import migrate
 from toro_core.app import Toro
+from toro_core.job import Job
+from toro_core.runtime.drain import Ran
+from toro_core.worker import Worker
 
 SERVER_ENV = "TORO_TEST_DATABASE_URL"
 
@@ -286,16 +302,51 @@ def toro_db(toro_server_url: str, toro_template: str) -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture
-def make_app(toro_db: str) -> Iterator[Callable[..., Toro]]:
-    """``make_app(plugins=[...], load_entry_points=False)``: an app on this test's database.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "toro_default_plugins",
+        "plugins of the toro_app/make_app fixtures: 'installed' (entry points) or 'none'",
+        default="installed",
+    )
 
-    Entry points are off unless the test turns them on; apps are closed at teardown.
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "toro_plugins(*names): the entry-point plugins this test's toro apps load "
+        "(none when empty); default: the ini option toro_default_plugins",
+    )
+
+
+def _chosen_plugins(request: pytest.FixtureRequest) -> tuple[list[object], bool]:
+    """``(plugins, load_entry_points)`` for this test, from its marker or the ini default."""
+    marker = request.node.get_closest_marker("toro_plugins")
+    if marker is None:
+        installed = request.config.getini("toro_default_plugins").strip() != "none"
+        return [], installed
+    from importlib.metadata import entry_points
+
+    wanted = set(marker.args)
+    found = {ep.name: ep for ep in entry_points(group="toro") if ep.name in wanted}
+    missing = wanted - set(found)
+    if missing:
+        raise pytest.UsageError(f"toro_plugins: no installed plugin {', '.join(sorted(missing))}")
+    return [found[name].load() for name in sorted(found)], False
+
+
+@pytest.fixture
+def make_app(toro_db: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Toro]]:
+    """``make_app(plugins=[...], load_entry_points=...)``: an app on this test's database.
+
+    By default it has the plugins the test chose (see the module docstring); ``plugins``
+    registers objects besides; apps are closed at teardown.
     """
+    chosen, installed = _chosen_plugins(request)
     apps: list[Toro] = []
 
-    def factory(plugins: Sequence[object] = (), load_entry_points: bool = False) -> Toro:
-        app = Toro(toro_db, plugins=plugins, load_entry_points=load_entry_points)
+    def factory(plugins: Sequence[object] = (), load_entry_points: bool | None = None) -> Toro:
+        load = installed if load_entry_points is None else load_entry_points
+        app = Toro(toro_db, plugins=[*chosen, *plugins], load_entry_points=load)
         apps.append(app)
         return app
 
@@ -318,9 +369,106 @@ def as_default(app: Toro) -> Iterator[Toro]:
 
 @pytest.fixture
 def toro_app(make_app: Callable[..., Toro]) -> Iterator[Toro]:
-    """An app on this test's database with no plugins but the built-ins; the process default."""
+    """An app on this test's database with the test's plugins; the process default."""
     with as_default(make_app()) as app:
         yield app
+
+
+# -------------------------------------------------------------------------------- jobs in tests
+
+
+def _app(app: Toro | None) -> Toro:
+    from toro_core.app import default_app
+
+    return app or default_app()
+
+
+def drain(
+    app: Toro | None = None,
+    queues: Sequence[str] | None = None,
+    *,
+    with_scheduled: bool = False,
+    max_jobs: int = 10_000,
+) -> list[Ran]:
+    """Run every waiting job of ``queues`` (default: all) in this process, one at a time, until
+    none is left, through the app's plugins and outcome rules exactly as a worker would; due
+    scheduled jobs too, and with ``with_scheduled`` every scheduled one (a retry's next
+    attempt). Returns what ran, in order: each :class:`~toro_core.runtime.drain.Ran` has the
+    ``job``, its ``status``, ``result`` and ``error``."""
+    from toro_core.runtime.drain import adrain, run_sync
+
+    return list(
+        run_sync(adrain, _app(app), queues, with_scheduled=with_scheduled, max_jobs=max_jobs)
+    )
+
+
+async def adrain(
+    app: Toro | None = None,
+    queues: Sequence[str] | None = None,
+    *,
+    with_scheduled: bool = False,
+    max_jobs: int = 10_000,
+) -> list[Ran]:
+    """The awaitable twin of :func:`drain` (for async tests)."""
+    from toro_core.runtime import drain as running
+
+    return await running.adrain(_app(app), queues, with_scheduled=with_scheduled, max_jobs=max_jobs)
+
+
+@contextlib.contextmanager
+def inline(app: Toro | None = None) -> Iterator[Toro]:
+    """Within the block, every enqueue on the app's own connections runs the job at once in
+    this process (as :func:`drain` runs it) and returns it finished; a job enqueued in your own
+    transaction (``set(connection=...)``) cannot run before it commits, so it waits for a
+    :func:`drain`. Also a fixture: ``toro_inline``."""
+    target = _app(app)
+    previous, target.inline = target.inline, True
+    try:
+        yield target
+    finally:
+        target.inline = previous
+
+
+@pytest.fixture
+def toro_inline(toro_app: Toro) -> Iterator[Toro]:
+    """``toro_app`` in inline mode: ``perform_async`` runs the job at once."""
+    with inline(toro_app) as app:
+        yield app
+
+
+def enqueued(worker_class: type[Worker], app: Toro | None = None) -> list[Job]:
+    """The waiting jobs (queued, scheduled or blocked) of ``worker_class``, oldest first."""
+    return _app(app).client.store().waiting_jobs(worker_class.class_name())
+
+
+def assert_enqueued(
+    worker_class: type[Worker],
+    *args: Any,
+    app: Toro | None = None,
+    queue: str | None = None,
+    **kwargs: Any,
+) -> Job:
+    """Assert a job of ``worker_class`` with these arguments (and ``queue``, if given) waits;
+    return it. The failure message lists what waits instead."""
+    waiting = enqueued(worker_class, app)
+    for job in waiting:
+        if job.args == list(args) and job.kwargs == kwargs and queue in (None, job.queue):
+            return job
+    shown = "; ".join(f"{j.args} {j.kwargs} in {j.queue}" for j in waiting[:10]) or "nothing"
+    where = f" in queue {queue!r}" if queue else ""
+    raise AssertionError(
+        f"no waiting {worker_class.__qualname__} job with args {list(args)} and kwargs "
+        f"{kwargs}{where}; waiting: {shown}"
+    )
+
+
+def refute_enqueued(
+    worker_class: type[Worker], *args: Any, app: Toro | None = None, **kwargs: Any
+) -> None:
+    """Assert no job of ``worker_class`` waits (with these arguments, when any are given)."""
+    for job in enqueued(worker_class, app):
+        if not (args or kwargs) or (job.args == list(args) and job.kwargs == kwargs):
+            raise AssertionError(f"{worker_class.__qualname__} job {job.id} is waiting: {job}")
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Two ways to run a worker process's loop: as the whole process, or inside an application.
+"""Three ways to run a worker process's loop: as the whole process, or inside an application.
 
 * :func:`run_worker` is ``toro-core start``: it owns the process (signals, the default app, the
   exit code) and returns when a signal has stopped it.
 * :func:`embedded_worker` runs the same loop in the caller's event loop (a FastAPI or Litestar
   lifespan, a test): no signal handlers, and a graceful stop when the block exits.
+* :func:`threaded_worker` runs it in a thread of its own, for sync code (a WSGI app).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 
 from toro_core.runtime.process import WorkerProcess
 
@@ -92,6 +95,41 @@ async def embedded_worker(
         raise failure[0]
     if raised:
         raise raised[0]
+
+
+@contextlib.contextmanager
+def threaded_worker(app: Toro, settings: WorkerSettings) -> Iterator[WorkerProcess]:
+    """Run a worker in a thread of its own (its own event loop) for the duration of the block:
+    the sync twin of :func:`embedded_worker`, for WSGI apps and scripts."""
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        try:
+            async with embedded_worker(app, settings) as worker:
+                box["worker"] = worker
+                box["token"] = anyio.lowlevel.current_token()
+                started.set()
+                await worker.stopping.wait()
+        except BaseException as exc:
+            box["error"] = exc
+            started.set()
+            raise
+
+    thread = threading.Thread(
+        target=lambda: anyio.run(main, backend="asyncio"), name="toro-worker", daemon=True
+    )
+    thread.start()
+    started.wait()
+    if "error" in box:
+        thread.join()
+        raise box["error"]
+    worker: WorkerProcess = box["worker"]
+    try:
+        yield worker
+    finally:
+        anyio.from_thread.run_sync(worker.stop, token=box["token"])
+        thread.join()
 
 
 def _exit_past_abandoned_threads(code: int) -> None:

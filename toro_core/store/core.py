@@ -216,6 +216,22 @@ class CoreStore(Store):
 
     # ---------------------------------------------------------------- maintenance
 
+    async def waiting_queues(self) -> list[str]:
+        """The queues that have jobs waiting (queued, blocked or scheduled)."""
+        return sorted(row["queue"] for row in await self.fetch_all(query("waiting_queues")))
+
+    async def promote_scheduled(self, queues: Sequence[str]) -> int:
+        """Queue every scheduled job of ``queues`` now, due or not; return how many."""
+        row = await self.fetch_one(query("promote_scheduled"), {"queues": list(queues)})
+        return int(row["promoted"]) if row else 0
+
+    async def claim_job(self, job_id: int, *, owner: str, started_by: str) -> Job | None:
+        """Claim one waiting job by id, whatever its queue, limits or time (inline mode)."""
+        row = await self.fetch_one(
+            query("claim_job"), {"id": job_id, "owner": owner, "started_by": started_by}
+        )
+        return None if row is None else Job.from_row(row)
+
     async def unblock(self) -> int:
         """Queue again jobs blocked on a limit that has free slots; return how many."""
         row = await self.fetch_one(query("unblock_jobs"))
@@ -343,6 +359,11 @@ class CoreSyncStore(SyncStore):
             )
             if any(row["id"] is None for row in held):
                 written.extend(self.fetch_all(query("insert_jobs"), _missing(params, held)))
+
+    def waiting_jobs(self, class_name: str, limit: int = 1000) -> list[Job]:
+        """The waiting jobs of a worker class, oldest first."""
+        rows = self.fetch_all(query("waiting_jobs"), {"class_name": class_name, "limit": limit})
+        return [Job.from_row(row) for row in rows]
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.fetch_one(query("get_job"), {"id": job_id})

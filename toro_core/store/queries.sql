@@ -656,3 +656,42 @@ SELECT owner, number FROM toro_migrations;
 -- name: record_migration
 -- Notes that a migration was applied (in the transaction that applied it).
 INSERT INTO toro_migrations (owner, number, name) VALUES (%(owner)s, %(number)s, %(name)s);
+
+-- name: waiting_queues
+-- The queues that have jobs waiting (queued, blocked or scheduled): what a drain serves when
+-- it is given none.
+SELECT DISTINCT queue FROM toro_jobs WHERE status IN ('queued', 'scheduled', 'blocked');
+
+-- name: promote_scheduled
+-- Queues every scheduled job of %(queues)s now, due or not (a drain that runs scheduled jobs
+-- too, as a test asks), and wakes their queues.
+WITH promoted AS (
+    UPDATE toro_jobs SET status = 'queued'
+     WHERE status = 'scheduled' AND queue = ANY(%(queues)s::text[])
+    RETURNING queue
+)
+SELECT count(*) AS promoted FROM promoted;
+
+-- name: claim_job
+-- Claims queued job %(id)s for process %(owner)s (the inline mode of tests, which runs a job
+-- at once): the same columns as claim_jobs, no limits, no order.
+UPDATE toro_jobs AS t
+   SET status = 'running', started_at = now(), finished_at = NULL,
+       started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
+ WHERE t.id = %(id)s AND t.status IN ('queued', 'scheduled', 'blocked')
+   AND EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
+RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
+          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
+          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at, t.limit_key,
+          t.holds_slots;
+
+-- name: waiting_jobs
+-- The waiting jobs (queued, scheduled or blocked) of worker class %(class_name)s, oldest
+-- first, at most %(limit)s: what a test's assert_enqueued looks through.
+SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+       status, started_by, properties, attempt, kwargs, priority, unique_key,
+       cancel_requested_at, limit_key, holds_slots
+  FROM toro_jobs
+ WHERE class_name = %(class_name)s AND status IN ('queued', 'scheduled', 'blocked')
+ ORDER BY id
+ LIMIT %(limit)s;

@@ -1,0 +1,1 @@
+"""A small shop: orders, card charges and receipts (the workers are in shop.jobs)."""
