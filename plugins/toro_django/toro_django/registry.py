@@ -47,16 +47,20 @@ class TaskRegistry:
                 )
         self.extra_modules = tuple(extra)
         self._workers: dict[str, type[TaskWorker]] = {}
+        self._modules: list[str] | None = None
         self._lock = threading.Lock()
 
     def modules(self) -> list[str]:
-        """The task modules: each installed app's ``tasks`` module, then ``MODULES``."""
-        found = [
-            f"{config.name}.{TASKS_MODULE}"
-            for config in apps.get_app_configs()
-            if module_has_submodule(config.module, TASKS_MODULE)
-        ]
-        return list(dict.fromkeys([*found, *self.extra_modules]))
+        """The task modules: each installed app's ``tasks`` module, then ``MODULES`` (found
+        once: the installed apps do not change while a process runs)."""
+        if self._modules is None:
+            found = [
+                f"{config.name}.{TASKS_MODULE}"
+                for config in apps.get_app_configs()
+                if module_has_submodule(config.module, TASKS_MODULE)
+            ]
+            self._modules = list(dict.fromkeys([*found, *self.extra_modules]))
+        return self._modules
 
     def check(self, task: Task) -> None:
         """Refuse a task whose function is not in a task module (``InvalidTask``)."""
