@@ -56,7 +56,7 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
     reported on the job instead of stored."""
     outcome = execution.outcome
     assert outcome is not None, "the executor decides every outcome"
-    result = encode_result(execution)
+    result = None if execution.result is None else encode_result(execution)
     properties = execution.properties
     try:
         patch = dumps(properties) if properties else "{}"
