@@ -226,6 +226,21 @@ def test_job_detail_shows_everything(monitor, toro_db):
     assert client.get("/jobs/999999").status_code == 404
 
 
+def test_job_detail_shows_the_result_escaped(monitor, toro_db):
+    returned = add_job(toro_db)
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE toro_jobs SET result = %s::jsonb WHERE id = %s",
+            (f'{{"rows": 42, "note": "{XSS}"}}', returned),
+        )
+    nothing = add_job(toro_db)
+    client = monitor()
+    text = client.get(f"/jobs/{returned}").text
+    assert "<h3>Result</h3>" in text and "&#34;rows&#34;: 42" in text
+    assert XSS not in text and html.escape(XSS, quote=True).replace("&#x27;", "&#39;") in text
+    assert "<h3>Result</h3>" not in client.get(f"/jobs/{nothing}").text
+
+
 def test_retry_needs_the_cross_site_token(monitor, toro_db):
     job = add_job(toro_db, status="failed", properties=failed_properties())
     client = monitor()

@@ -151,6 +151,26 @@ class Toro:
         """Resume a paused queue; ``False`` when it was not paused."""
         return self.client.store().resume_queue(queue)
 
+    def wait(self, job_id: int, *, timeout: float | None = None) -> Any:
+        """Wait until the job is finished and return its result (what ``perform`` returned).
+
+        Raises :class:`~toro_core.errors.JobFailed` (carrying the job and its error) for a
+        job that failed, :class:`~toro_core.errors.JobCancelled` for a cancelled one,
+        :class:`~toro_core.errors.JobWaitTimeout` (a ``TimeoutError``) when ``timeout``
+        seconds pass first (``None``: no limit), ``LookupError`` for an unknown id. A retried
+        job is waited for through its retries. Waits by LISTEN on a connection of its own,
+        not by polling (see :mod:`toro_core.waiting`).
+        """
+        from toro_core.waiting import wait
+
+        return wait(self, job_id, timeout)
+
+    async def await_result(self, job_id: int, *, timeout: float | None = None) -> Any:
+        """The awaitable twin of :meth:`wait` (``await`` being a keyword)."""
+        from toro_core.waiting import await_result
+
+        return await await_result(self, job_id, timeout)
+
     async def ajob(self, job_id: int) -> Job | None:
         """The awaitable twin of :meth:`job`."""
         return await (await self.aclient.store()).get_job(job_id)

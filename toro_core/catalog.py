@@ -34,8 +34,9 @@ def loaded() -> list[type[Worker]]:
     return [_WORKERS[name] for name in sorted(_WORKERS)]
 
 
-def resolve(class_name: str) -> type[Worker]:
-    """The worker class a job names; imports its module when it is not loaded yet.
+def resolve(class_name: str, *, importing: bool = True) -> type[Worker]:
+    """The worker class a job names; imports its module when it is not loaded yet (unless
+    ``importing`` is false: then only classes already defined are found).
 
     Only ``Worker`` subclasses are returned; anything else is an ``UnknownWorkerError`` that
     says why, so a job naming a missing or wrong class fails with a readable reason.
@@ -45,6 +46,11 @@ def resolve(class_name: str) -> type[Worker]:
     found = _WORKERS.get(class_name)
     if found is not None:
         return found
+    if not importing:
+        raise UnknownWorkerError(
+            f"no worker class {class_name!r} is defined in this process, and this worker "
+            "imports no module a job names"
+        )
     candidate = None
     # Try the longest importable module prefix, then walk attributes (nested classes).
     parts = class_name.split(".")

@@ -6,6 +6,11 @@ these domain errors only at the store boundary, with the original kept as ``__ca
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from toro_core.job import Job
+
 
 class ToroError(Exception):
     """A toro operation failed."""
@@ -63,7 +68,46 @@ class JobTimeout(ToroError, TimeoutError):
 
 
 class JobCancelled(ToroError):
-    """The job was cancelled while it ran (what middleware sees; the job ends `cancelled`)."""
+    """The job was cancelled while it ran (what middleware sees; the job ends `cancelled`).
+
+    ``app.wait`` raises it too, for a job that ended cancelled; ``job`` is then the job."""
+
+    #: The cancelled job, when raised by ``app.wait`` (else ``None``).
+    job: Job | None = None
+
+
+class JobFailed(ToroError):
+    """The job failed.
+
+    Raised by ``app.wait`` for a job that ended ``failed`` (or in another final status that is
+    not ``complete``): ``job`` is the job as it ended, ``error_class``, ``error_message`` and
+    ``backtrace`` the error its last attempt recorded (``None`` when it recorded none).
+    """
+
+    def __init__(self, job: Job) -> None:
+        properties = job.properties
+        self.job = job
+        self.error_class: str | None = _text(properties.get("error:class"))
+        self.error_message: str | None = _text(properties.get("error:message"))
+        self.backtrace: str | None = _text(properties.get("error:backtrace"))
+        what = f"job {job.id} ({job.class_name}) ended {job.status}"
+        detail = ": ".join(part for part in (self.error_class, self.error_message) if part)
+        if detail:
+            what += f": {detail}"
+        super().__init__(what)
+
+
+class JobWaitTimeout(ToroError, TimeoutError):
+    """Waiting for the job's outcome took longer than the timeout; ``job`` is the job as it
+    was last read (still waiting or running)."""
+
+    def __init__(self, message: str, job: Job) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class PluginError(ToroError):

@@ -28,6 +28,7 @@ JOB_COLUMNS = (
     "cancel_requested_at",
     "limit_key",
     "holds_slots",
+    "result",
 )
 #: How many of :data:`JOB_COLUMNS` every row must have.
 _REQUIRED = JOB_COLUMNS.index("kwargs")
@@ -75,6 +76,10 @@ class Job:
     limit_key: str | None = None
     #: Whether the job holds concurrency slots while it runs (freed when it stops running).
     holds_slots: bool = False
+    #: What ``perform`` returned, as JSON (``None`` until then, when it returned ``None``, or
+    #: when its value was not JSON: ``properties["result:rejected"]`` says why). Read it after
+    #: a refresh (``app.job(id)``) or wait for it (``app.wait(id)``).
+    result: Any = None
     #: Set on the Job an enqueue returns when a unique job with the same key already waited
     #: or ran: no row was written, this is the existing job.
     duplicate: bool = dataclasses.field(default=False, compare=False)

@@ -33,7 +33,9 @@ object) of hook implementations, found through the entry point group ``toro``::
 What is here, by use:
 
 * running in a worker process: :class:`ProcessContext` (``worker_services``' argument and every
-  attempt's ``execution.process``), :class:`WorkerSettings`;
+  attempt's ``execution.process``), :class:`WorkerSettings`; :func:`run_worker` runs a worker
+  process as ``toro-core start`` does, for a framework's own command (toro-django's
+  ``manage.py toro_worker``);
 * the database: :class:`Store` / :class:`SyncStore` for a plugin's own statements,
   :class:`CoreStore` for the kernel's operations, :func:`load_queries`, :func:`connect` /
   :func:`aconnect`, :func:`describe_conninfo`; driver errors arrive as
@@ -63,6 +65,7 @@ from toro_core.encoding import check_json, dumps, encode_args
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import error_properties
 from toro_core.runtime.retry import TRANSIENT, Retry, until_done
+from toro_core.runtime.run import run_worker
 from toro_core.settings import WorkerSettings
 from toro_core.store import (
     CoreStore,
@@ -113,6 +116,7 @@ __all__ = [
     "interval_seconds",
     "job_params",
     "load_queries",
+    "run_worker",
     "start_embedded_server",
     "until_done",
     "utcnow",

@@ -52,6 +52,11 @@ class WorkerSettings:
     #: jobs one round promotes.
     promote_interval: float = 0.25
     promote_batch: int = 1000
+    #: When a job names a worker class not defined in the process yet, import its module
+    #: (``toro-core start``'s habit). ``False``: only classes already defined run; a job naming
+    #: another fails without anything being imported (toro-django's worker: a row never
+    #: chooses which module a worker imports).
+    import_workers: bool = True
     #: ``host:pid`` written to ``started_by``.
     identity: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"

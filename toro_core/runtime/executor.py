@@ -54,8 +54,9 @@ class Executor:
         """One worker instance per class per process; the error is cached too."""
         found = self._instances.get(class_name)
         if found is None:
+            importing = self.process is None or self.process.settings.import_workers
             try:
-                cls = resolve(class_name)
+                cls = resolve(class_name, importing=importing)
                 self.app.check_worker(cls)
                 found = cls()
             except (ToroError, TypeError, ValueError) as exc:

@@ -1,10 +1,11 @@
 """Writing finished attempts back in batches, fenced, surviving database outages.
 
-Outcomes wait in memory for at most ``flush_interval`` seconds or until ``flush_size`` of them
-are ready, then one transaction writes them all (:meth:`CoreStore.finish`). A write is accepted
-only for jobs still running under the same holder and attempt; refused ids are logged and
-dropped (another process recovered those jobs and runs them). When the database is away the
-batch is kept and retried with backoff; claiming stops while more than
+Outcomes wait in memory until ``flush_interval`` seconds after the previous write (so an idle
+process writes a lone outcome at once) or until ``flush_size`` of them are ready, then one
+transaction writes them all (:meth:`CoreStore.finish`), each with perform's return value. A
+write is accepted only for jobs still running under the same holder and attempt; refused ids
+are logged and dropped (another process recovered those jobs and runs them). When the
+database is away the batch is kept and retried with backoff; claiming stops while more than
 ``max_pending_outcomes`` are held, so memory stays bounded.
 """
 
@@ -30,10 +31,32 @@ log = logging.getLogger("toro.outcomes")
 __all__ = ["OutcomeWriter", "PendingOutcome", "to_pending"]
 
 
+#: The property that says why perform's return value was not stored.
+RESULT_REJECTED = "result:rejected"
+
+
+def encode_result(execution: Execution) -> str | None:
+    """The JSON text of what perform returned, ``None`` when it returned ``None``. A value JSON
+    cannot hold is not stored: the reason goes to ``properties["result:rejected"]`` and the
+    job's outcome is unchanged."""
+    result = execution.result
+    if result is None:
+        return None
+    try:
+        return dumps(result)
+    except (TypeError, ValueError):
+        problem = check_json(result, path="the return value") or "the return value is not JSON"
+    execution.properties[RESULT_REJECTED] = problem
+    log.error("job %s: result not stored: %s", execution.job.id, problem)
+    return None
+
+
 def to_pending(execution: Execution, owner: str) -> PendingOutcome:
-    """Freeze an execution into what the store writes; a non-JSON property is reported."""
+    """Freeze an execution into what the store writes; a non-JSON property or result is
+    reported on the job instead of stored."""
     outcome = execution.outcome
     assert outcome is not None, "the executor decides every outcome"
+    result = None if execution.result is None else encode_result(execution)
     properties = execution.properties
     try:
         patch = dumps(properties) if properties else "{}"
@@ -59,6 +82,7 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
         duration=execution.duration,
         scheduled_at=outcome.scheduled_at,
         patch=patch,
+        result=result,
     )
 
 
@@ -113,13 +137,23 @@ class OutcomeWriter:
         await self._drained.wait()
 
     async def run(self) -> None:
-        """Flush forever, through outages (cancel to stop)."""
+        """Flush forever, through outages (cancel to stop).
+
+        A batch is written ``flush_interval`` after the previous write began, or as soon as
+        ``flush_size`` outcomes wait. An outcome that arrives when nothing was written for a
+        whole interval (an idle process) is written at once: under load the cadence is the
+        same as always waiting, and a lone job's outcome (someone may ``app.wait`` for it) is
+        not held back for nothing.
+        """
         retry = Retry("writing outcomes", log)
+        last_write = -float("inf")
         while True:
             await self._has_items.wait()
-            if len(self._buffer) < self.flush_size:
-                with anyio.move_on_after(self.flush_interval):
+            delay = last_write + self.flush_interval - anyio.current_time()
+            if len(self._buffer) < self.flush_size and delay > 0:
+                with anyio.move_on_after(delay):
                     await self._full.wait()
+            last_write = anyio.current_time()
             try:
                 await self.flush_once()
             except TRANSIENT as exc:
@@ -171,20 +205,28 @@ class OutcomeWriter:
 
     async def _write_alone(self, owner: str, item: PendingOutcome) -> set[int]:
         """Write one outcome the database refused in a batch: as it is, else without its
-        properties (recording why), else as a plain failure. Outages propagate."""
+        properties and result (recording why), else as a plain failure. Outages propagate."""
         try:
             return await self.store.finish(owner, [item])
         except StatementError as exc:
             reason = str(exc)
         log.error(
-            "job %s: the database refused its outcome (%s); storing it without its properties",
+            "job %s: the database refused its outcome (%s); storing it without its properties "
+            "and result",
             item.id,
             reason,
         )
+        rejected: dict[str, Any] = {"properties:rejected": {"*": reason}}
+        if item.result is not None:
+            rejected[RESULT_REJECTED] = reason
         fallbacks = (
-            dataclasses.replace(item, patch=dumps({"properties:rejected": {"*": reason}})),
+            dataclasses.replace(item, patch=dumps(rejected), result=None),
             dataclasses.replace(
-                item, status="failed", scheduled_at=None, patch=dumps({"error:outcome": reason})
+                item,
+                status="failed",
+                scheduled_at=None,
+                patch=dumps({"error:outcome": reason}),
+                result=None,
             ),
         )
         for fallback in fallbacks:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from toro_core.store.errors import translated
@@ -80,15 +81,19 @@ class Store:
 
     async def fetch_all(self, query: Query, params: Params = None) -> list[Row]:
         """Every row of ``query`` as a dict."""
-        async with self.connection() as conn:
-            return await fetch_all(conn, query, params)
+        async with self.connection() as conn, self._cursor(conn) as cur:
+            await cur.execute(query, params)  # type: ignore[arg-type]
+            return await cur.fetchall() if cur.description else []
 
     async def fetch_one(self, query: Query, params: Params = None) -> Row | None:
         """The first row of ``query`` as a dict, or ``None``."""
-        async with self.connection() as conn:
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)  # type: ignore[arg-type]
-                return await cur.fetchone()
+        async with self.connection() as conn, self._cursor(conn) as cur:
+            await cur.execute(query, params)  # type: ignore[arg-type]
+            return await cur.fetchone()
+
+    def _cursor(self, conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncCursor[Row]:
+        cur = conn.cursor(row_factory=dict_row)
+        return _json_rows(cur) if self._connection is not None else cur
 
     async def execute(self, query: Query, params: Params = None) -> int:
         """Run ``query``; return the number of rows it affected."""
@@ -145,18 +150,35 @@ class SyncStore:
             yield conn
 
     def fetch_all(self, query: Query, params: Params = None) -> list[Row]:
-        with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self.connection() as conn, self._cursor(conn) as cur:
             cur.execute(query, params)  # type: ignore[arg-type]
             return cur.fetchall() if cur.description else []
 
     def fetch_one(self, query: Query, params: Params = None) -> Row | None:
-        with self.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self.connection() as conn, self._cursor(conn) as cur:
             cur.execute(query, params)  # type: ignore[arg-type]
             return cur.fetchone()
+
+    def _cursor(self, conn: psycopg.Connection[Any]) -> psycopg.Cursor[Row]:
+        cur = conn.cursor(row_factory=dict_row)
+        return _json_rows(cur) if self._connection is not None else cur
 
     def execute(self, query: Query, params: Params = None) -> int:
         with self.connection() as conn:
             return conn.execute(query, params).rowcount  # type: ignore[arg-type]
+
+
+_C = TypeVar("_C", psycopg.Cursor[Row], psycopg.AsyncCursor[Row])
+
+
+def _json_rows(cur: _C) -> _C:
+    """``cur`` reading ``json``/``jsonb`` columns as Python values, whatever loaders its
+    connection has: a caller's connection may have others (Django's reads ``jsonb`` as text
+    for its JSONField), and toro's rows must not depend on them. The connection's own
+    loaders are left alone."""
+    cur.adapters.register_loader("jsonb", JsonbLoader)
+    cur.adapters.register_loader("json", JsonLoader)
+    return cur
 
 
 def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:

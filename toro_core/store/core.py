@@ -35,13 +35,16 @@ class PendingOutcome:
     scheduled_at: datetime | None
     #: JSON object text merged into the row's properties (``"{}"`` for none).
     patch: str
+    #: JSON text of what perform returned, stored in ``result`` (``None``: left as it is).
+    result: str | None = None
     #: A write of it failed midway: it may have committed with its answer lost.
     tried: bool = False
 
     @property
     def plain(self) -> bool:
-        """No properties to merge and no new due time: written by the lighter statement."""
-        return self.patch == "{}" and self.scheduled_at is None
+        """No properties to merge, no new due time and no result: written by the lighter
+        statement."""
+        return self.patch == "{}" and self.scheduled_at is None and self.result is None
 
 
 class CoreStore(Store):
@@ -87,6 +90,13 @@ class CoreStore(Store):
         """The jobs with these ids, in id order (missing ids are left out)."""
         rows = await self.fetch_all(query("get_jobs"), {"ids": list(ids)})
         return [Job.from_row(row) for row in rows]
+
+    async def await_job(self, job_id: int, final: Sequence[str]) -> Job | None:
+        """Mark a job not in one of the ``final`` statuses as awaited (its outcome writes then
+        NOTIFY ``toro_finished_<id>``) and return it; ``None`` when it is final already or
+        missing (read it with :meth:`get_job`)."""
+        row = await self.fetch_one(query("await_job"), {"id": job_id, "final": list(final)})
+        return None if row is None else Job.from_row(row)
 
     async def counts(self) -> list[Row]:
         """``{queue, status, jobs}`` for every queue and status that has jobs."""
@@ -171,6 +181,7 @@ class CoreStore(Store):
                         "durations": [o.duration for o in rich],
                         "scheduled": [o.scheduled_at for o in rich],
                         "patches": [o.patch for o in rich],
+                        "results": [o.result for o in rich],
                     },
                 )
                 accepted.update(row["id"] for row in rows)
@@ -367,6 +378,10 @@ class CoreSyncStore(SyncStore):
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.fetch_one(query("get_job"), {"id": job_id})
+        return None if row is None else Job.from_row(row)
+
+    def await_job(self, job_id: int, final: Sequence[str]) -> Job | None:
+        row = self.fetch_one(query("await_job"), {"id": job_id, "final": list(final)})
         return None if row is None else Job.from_row(row)
 
     def list_jobs(

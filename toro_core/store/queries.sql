@@ -229,38 +229,56 @@ RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled
           t.holds_slots;
 
 -- name: finish_jobs_plain
--- finish_jobs for the common case: outcomes of one status with no properties to merge and no
--- new scheduled_at (fewer arrays to send and join). Fenced the same way.
-UPDATE toro_jobs AS t
-   SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND %(status)s <> 'complete'
-                     THEN 'cancelled' ELSE %(status)s END,
-       finished_at = t.started_at + make_interval(secs => o.duration),
-       locked_by = NULL
-  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
-       AS o(id, attempt, duration)
- WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
-   AND t.status = 'running'
-RETURNING t.id;
+-- finish_jobs for the common case: outcomes of one status with no properties to merge, no
+-- new scheduled_at and no result (fewer arrays to send and join). Fenced and notifying the
+-- same way.
+WITH finished AS (
+    UPDATE toro_jobs AS t
+       SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND %(status)s <> 'complete'
+                         THEN 'cancelled' ELSE %(status)s END,
+           finished_at = t.started_at + make_interval(secs => o.duration),
+           locked_by = NULL
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
+           AS o(id, attempt, duration)
+     WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
+       AND t.status = 'running'
+    RETURNING t.id, t.status, t.awaited_at
+)
+SELECT f.id
+  FROM finished AS f
+  LEFT JOIN LATERAL (SELECT pg_notify('toro_finished_' || f.id, f.status)
+                      WHERE f.awaited_at IS NOT NULL) AS told ON true;
 
 -- name: finish_jobs
 -- Writes the outcomes of finished attempts in one statement. An outcome is written only while
 -- the job is still running under the same fencing token (holder and attempt); the ids written
 -- are returned, so the caller can tell which outcomes were refused. A job someone asked to
 -- cancel while it ran ends 'cancelled' whatever the attempt decided (a retry, a snooze, a
--- failure), unless it completed: what a job finished stays finished.
-UPDATE toro_jobs AS t
-   SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND o.status <> 'complete'
-                     THEN 'cancelled' ELSE o.status END,
-       finished_at = t.started_at + make_interval(secs => o.duration),
-       scheduled_at = COALESCE(o.scheduled_at, t.scheduled_at),
-       properties = t.properties || o.patch,
-       locked_by = NULL
-  FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
-              %(durations)s::float8[], %(scheduled)s::timestamptz[], %(patches)s::jsonb[])
-       AS o(id, attempt, status, duration, scheduled_at, patch)
- WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
-   AND t.status = 'running'
-RETURNING t.id;
+-- failure), unless it completed: what a job finished stays finished. A result (perform's
+-- return value) is stored when the attempt returned one; an attempt that returned nothing
+-- leaves the column as it was. A job someone waits for (awaited_at, set by await_job) gets a
+-- NOTIFY on toro_finished_<id> with its new status; the others send nothing.
+WITH finished AS (
+    UPDATE toro_jobs AS t
+       SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND o.status <> 'complete'
+                         THEN 'cancelled' ELSE o.status END,
+           finished_at = t.started_at + make_interval(secs => o.duration),
+           scheduled_at = COALESCE(o.scheduled_at, t.scheduled_at),
+           properties = t.properties || o.patch,
+           result = COALESCE(o.result, t.result),
+           locked_by = NULL
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
+                  %(durations)s::float8[], %(scheduled)s::timestamptz[], %(patches)s::jsonb[],
+                  %(results)s::jsonb[])
+           AS o(id, attempt, status, duration, scheduled_at, patch, result)
+     WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
+       AND t.status = 'running'
+    RETURNING t.id, t.status, t.awaited_at
+)
+SELECT f.id
+  FROM finished AS f
+  LEFT JOIN LATERAL (SELECT pg_notify('toro_finished_' || f.id, f.status)
+                      WHERE f.awaited_at IS NOT NULL) AS told ON true;
 
 -- name: outcomes_written_before
 -- Of outcomes refused when a batch was written again after a broken connection, the ones the
@@ -372,18 +390,30 @@ SELECT p.id, p.host, p.pid, p.queues, p.concurrency, p.started_at, p.heartbeat_a
 SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status ORDER BY queue, status;
 
 -- name: get_job
--- One job by id.
+-- One job by id, with its result.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots
+       cancel_requested_at, limit_key, holds_slots, result
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: get_jobs
--- Jobs by id, in id order.
+-- Jobs by id, in id order, with their results.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots
+       cancel_requested_at, limit_key, holds_slots, result
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
+
+-- name: await_job
+-- Marks job %(id)s as awaited, unless its status is one of the final %(final)s, and returns
+-- it: from now on its outcome writes send a NOTIFY on toro_finished_<id>. No row back: the job
+-- is finished already (or does not exist); read it with get_job. The row lock orders this
+-- with a concurrent outcome write: either that write sees the mark and notifies, or this
+-- statement sees the final status and marks nothing.
+UPDATE toro_jobs SET awaited_at = COALESCE(awaited_at, now())
+ WHERE id = %(id)s AND status <> ALL(%(final)s::text[])
+RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
+          status, started_by, properties, attempt, kwargs, priority, unique_key,
+          cancel_requested_at, limit_key, holds_slots, result;
 
 -- name: schema_ready
 -- Whether the core tables exist.
@@ -515,7 +545,8 @@ SELECT id FROM retried, (SELECT count(*) FROM woken) AS w ORDER BY id;
 -- Cancels jobs %(ids)s. A queued, scheduled or blocked job is cancelled at once; a running one gets
 -- cancel_requested_at, and its holder (woken by a NOTIFY on toro_control, or its poll) stops
 -- it, its outcome then written as cancelled. Rows are locked first, so a job finishing at the
--- same moment is either finished (and left so) or cancelled, never both. Returns each id with
+-- same moment is either finished (and left so) or cancelled, never both. A job cancelled at
+-- once that someone waits for gets its NOTIFY on toro_finished_<id>. Returns each id with
 -- what happened: 'cancelled', 'requested', or the final status it already had.
 WITH target AS (
     SELECT id, status FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
@@ -526,7 +557,10 @@ WITH target AS (
                'cancel:at', now(), 'cancel:by', %(by)s::text, 'cancel:was', t.status)
       FROM target
      WHERE t.id = target.id AND target.status IN ('queued', 'scheduled', 'blocked')
-    RETURNING t.id
+    RETURNING t.id, t.awaited_at
+), told AS (
+    SELECT pg_notify('toro_finished_' || id, 'cancelled') FROM cancelled
+     WHERE awaited_at IS NOT NULL
 ), requested AS (
     UPDATE toro_jobs AS t
        SET cancel_requested_at = COALESCE(t.cancel_requested_at, now()),
@@ -542,7 +576,7 @@ SELECT target.id,
        CASE WHEN target.id IN (SELECT id FROM cancelled) THEN 'cancelled'
             WHEN target.id IN (SELECT id FROM requested) THEN 'requested'
             ELSE target.status END AS outcome
-  FROM target, (SELECT count(*) FROM woken) AS w
+  FROM target, (SELECT count(*) FROM woken) AS w, (SELECT count(*) FROM told) AS n
  ORDER BY target.id;
 
 -- name: cancel_requested

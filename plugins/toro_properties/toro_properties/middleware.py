@@ -5,7 +5,9 @@ with the plugin's state of the worker process found on the attempt (``execution.
 and after ``perform`` returned it reads ``execution.result``: when that is a mapping with a
 ``job_properties`` key holding a mapping, the storable properties are merged into
 ``execution.properties`` (which the kernel merges into the row with ``||`` when it writes the
-outcome) and the others are reported under ``properties:rejected``. Nothing here can turn a
+outcome) and the others are reported under ``properties:rejected``. The key is taken out of
+``execution.result``, so the job's stored result is the rest of the mapping (nothing when
+``job_properties`` was its only key): properties are not stored twice. Nothing here can turn a
 finished job into a failed or re-run one: every problem is reported on the job instead.
 """
 
@@ -32,11 +34,14 @@ _STARTUP_WAIT = 5.0
 
 
 def merge_returned(job: RunningJob) -> None:
-    """Store the ``job_properties`` of ``perform``'s result on the job (see the module)."""
+    """Store the ``job_properties`` of ``perform``'s result on the job (see the module), and
+    take the key out of the result: the rest of the mapping, if any, is the job's result."""
     result = job.execution.result
     if not isinstance(result, Mapping) or RETURN_KEY not in result:
         return
     returned = result[RETURN_KEY]
+    rest = {key: value for key, value in result.items() if key != RETURN_KEY}
+    job.execution.result = rest or None
     if returned is None:
         return
     if not isinstance(returned, Mapping):

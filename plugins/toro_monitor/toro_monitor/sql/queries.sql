@@ -94,7 +94,7 @@ SELECT class_name FROM c WHERE class_name IS NOT NULL LIMIT %(limit)s;
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
        cancel_requested_at, finished_at - started_at AS duration,
-       left(args::text, 160) AS args_preview
+       left(args::text, 160) AS args_preview, result
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: jobs_by_ids
