@@ -28,6 +28,7 @@ JOB_COLUMNS = (
     "cancel_requested_at",
     "limit_key",
     "holds_slots",
+    "headers",
 )
 #: How many of :data:`JOB_COLUMNS` every row must have.
 _REQUIRED = JOB_COLUMNS.index("kwargs")
@@ -75,6 +76,8 @@ class Job:
     limit_key: str | None = None
     #: Whether the job holds concurrency slots while it runs (freed when it stops running).
     holds_slots: bool = False
+    #: What the ``job_headers`` hook stored at enqueue (a trace context), ``{}`` for none.
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Set on the Job an enqueue returns when a unique job with the same key already waited
     #: or ran: no row was written, this is the existing job.
     duplicate: bool = dataclasses.field(default=False, compare=False)
@@ -85,6 +88,8 @@ class Job:
         seed's, from ``kwargs`` on, may be missing: a plugin's older query still works)."""
         values = {name: row[name] for name in JOB_COLUMNS[:_REQUIRED]}
         values.update({name: row[name] for name in JOB_COLUMNS[_REQUIRED:] if name in row})
+        if values.get("headers", {}) is None:  # NULL: no plugin set any
+            del values["headers"]
         return cls(**values)
 
     def evolve(self, **changes: Any) -> Job:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+from collections.abc import Mapping
+from typing import Any
 
 from toro_core.errors import ConfigurationError
 
@@ -52,6 +54,9 @@ class WorkerSettings:
     #: jobs one round promotes.
     promote_interval: float = 0.25
     promote_batch: int = 1000
+    #: Values of the options plugins add to ``toro-core start`` (the ``start_options`` hook),
+    #: by name (``{"metrics_port": 9100}``); an embedded worker passes them itself.
+    plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: ``host:pid`` written to ``started_by``.
     identity: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from toro_core.runtime.stats import ProcessStats
+
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
@@ -39,6 +41,10 @@ class ProcessContext:
     #: Per-process state plugins keep between their services and their middleware, under a
     #: key of their own name (``context.state["properties"]``).
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The process's live numbers (busy slots, outcomes waiting to be written, claim errors,
+    #: reconnects...): a read-only view, cheap to read from any thread
+    #: (:class:`~toro_core.runtime.stats.ProcessStats`).
+    stats: ProcessStats = dataclasses.field(default_factory=ProcessStats)
 
     @property
     def process_id(self) -> str:
