@@ -1,0 +1,115 @@
+-- toro-metrics' queries. Each block starts with "-- name:"; parameters are %(name)s.
+
+-- name: add_minutes
+-- Adds a worker process's counts to the per-minute rollup, one row per (minute, queue, status)
+-- (the caller sends each key once, in key order, so two processes flushing at once lock rows
+-- in the same order). Wait bucket counts are added element by element.
+INSERT INTO toro_metrics_minutes AS m
+       (minute, queue, status, jobs, duration_sum, wait_sum, wait_counts)
+SELECT u.minute, u.queue, u.status, u.jobs, u.duration_sum, u.wait_sum, u.wait_counts::bigint[]
+  FROM unnest(%(minutes)s::timestamptz[], %(queues)s::text[], %(statuses)s::text[],
+              %(jobs)s::bigint[], %(durations)s::float8[], %(wait_sums)s::float8[],
+              %(wait_counts)s::text[])
+       AS u(minute, queue, status, jobs, duration_sum, wait_sum, wait_counts)
+ON CONFLICT (minute, queue, status) DO UPDATE
+   SET jobs = m.jobs + EXCLUDED.jobs,
+       duration_sum = m.duration_sum + EXCLUDED.duration_sum,
+       wait_sum = m.wait_sum + EXCLUDED.wait_sum,
+       wait_counts = ARRAY(SELECT COALESCE(a, 0) + COALESCE(b, 0)
+                             FROM unnest(m.wait_counts, EXCLUDED.wait_counts)
+                                  WITH ORDINALITY AS w(a, b, i)
+                            ORDER BY i);
+
+-- name: prune_minutes
+-- Forgets rollup rows older than %(keep_days)s days.
+DELETE FROM toro_metrics_minutes WHERE minute < now() - make_interval(days => %(keep_days)s);
+
+-- name: per_minute
+-- Attempts finished per minute and status from %(since)s on (the Overview's last hour).
+SELECT minute, status, sum(jobs)::bigint AS jobs
+  FROM toro_metrics_minutes
+ WHERE minute >= %(since)s
+ GROUP BY minute, status;
+
+-- name: per_hour
+-- Attempts finished per hour and status from %(since)s on (the Overview's last day).
+SELECT date_trunc('hour', minute) AS hour, status, sum(jobs)::bigint AS jobs
+  FROM toro_metrics_minutes
+ WHERE minute >= %(since)s
+ GROUP BY 1, status;
+
+-- name: waits_per_queue
+-- Per queue, the rollup rows from %(since)s on with their wait bucket counts (summed by the
+-- caller) and the number of attempts.
+SELECT queue, wait_counts, jobs
+  FROM toro_metrics_minutes
+ WHERE minute >= %(since)s;
+
+-- name: queued_queues
+-- The queues that have queued jobs, by a skip scan of the kernel's partial index of queued
+-- jobs (toro_jobs_queued): one index probe per queue, however many jobs wait.
+WITH RECURSIVE q(queue) AS (
+    (SELECT queue FROM toro_jobs WHERE status = 'queued' ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT queue FROM toro_jobs
+             WHERE status = 'queued' AND queue > q.queue ORDER BY queue LIMIT 1)
+      FROM q WHERE q.queue IS NOT NULL
+)
+SELECT queue FROM q WHERE queue IS NOT NULL LIMIT %(limit)s;
+
+-- name: queued_depth
+-- For each queue of %(queues)s: its queued jobs counted no further than %(cap)s, and the due
+-- time (scheduled_at, else created_at) of the oldest of the next %(head)s jobs in line, all
+-- read from the partial index of queued jobs.
+SELECT q.queue,
+       (SELECT count(*) FROM (SELECT 1 FROM toro_jobs
+                               WHERE status = 'queued' AND queue = q.queue
+                               LIMIT %(cap)s) AS capped) AS jobs,
+       (SELECT min(COALESCE(h.scheduled_at, h.created_at))
+          FROM (SELECT scheduled_at, created_at FROM toro_jobs
+                 WHERE status = 'queued' AND queue = q.queue
+                 ORDER BY id LIMIT %(head)s) AS h) AS oldest_due,
+       now() AS now
+  FROM unnest(%(queues)s::text[]) AS q(queue);
+
+-- name: estimate_queued
+-- The planner's estimate of the queued jobs of queue %(queue)s (EXPLAIN's JSON).
+EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE status = 'queued' AND queue = %(queue)s;
+
+-- name: running_per_queue
+-- Running jobs per queue (there are at most as many as the processes' slots), through the
+-- kernel's partial index of running jobs.
+SELECT queue, count(*) AS jobs FROM toro_jobs WHERE status = 'running' GROUP BY queue;
+
+-- name: scheduled_per_queue
+-- Scheduled jobs per queue, looking at no more than %(cap)s of them (through the kernel's
+-- partial index of scheduled jobs); the caller knows the counts are exact when the total is
+-- below the cap.
+SELECT queue, count(*) AS jobs
+  FROM (SELECT queue FROM toro_jobs WHERE status = 'scheduled' LIMIT %(cap)s) AS s
+ GROUP BY queue;
+
+-- name: estimate_status
+-- The planner's estimate of the jobs in status %(status)s (EXPLAIN's JSON).
+EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE status = %(status)s;
+
+-- name: table_size
+-- The planner's row estimate of toro_jobs (-1 before it was ever analysed), its size in pages
+-- now and its highest id, all cheap on any size.
+SELECT c.reltuples::bigint AS rows,
+       pg_relation_size(c.oid) / current_setting('block_size')::bigint AS pages,
+       (SELECT max(id) FROM toro_jobs) AS max_id
+  FROM pg_class AS c WHERE c.oid = 'toro_jobs'::regclass;
+
+-- name: count_all
+-- Exact jobs per queue and status (used on small tables only).
+SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status;
+
+-- name: count_sampled
+-- Jobs per queue and status estimated from a block sample of %(percent)s percent of the table
+-- (the same blocks each time, so numbers do not jitter between scrapes), leaving out the
+-- statuses in %(exclude)s, which the caller counts another way.
+SELECT queue, status, count(*) * 100.0 / %(percent)s AS jobs
+  FROM toro_jobs TABLESAMPLE SYSTEM (%(percent)s) REPEATABLE (11)
+ WHERE NOT (status = ANY(%(exclude)s::text[]))
+ GROUP BY queue, status;

@@ -1,0 +1,208 @@
+"""Queue metrics computed from the table, cheap on any size: the monitor's ``/metrics`` and
+``toro-core metrics``.
+
+What a :class:`QueueSnapshot` holds and how each number is found:
+
+* jobs per queue and status. On a small table (the planner's estimate up to
+  :data:`EXACT_ROWS`) every job is counted. On a large one the waiting and running jobs are
+  counted through the kernel's partial indexes, which hold only those rows: queued jobs up to
+  :data:`COUNT_CAP` per queue (past that, the planner's estimate), running jobs exactly (never
+  more than the processes' slots), scheduled ones up to the cap; the finished statuses
+  (complete, failed, ...) are estimated from a fixed sample of about :data:`SAMPLE_BLOCKS`
+  table blocks. Estimated counts are flagged (``toro_queue_counts_exact`` is 0).
+* the age of the oldest queued job per queue: now minus the earliest due time
+  (``scheduled_at``, else ``created_at``) among the next :data:`HEAD` jobs in line;
+* the live processes, their slots and busy slots (the process registry).
+
+Nothing here walks the whole table on a large one, so Prometheus may scrape every 15 s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from toro_core.plugin import CoreStore, Store, load_queries
+
+if TYPE_CHECKING:
+    import psycopg
+    from prometheus_client.metrics_core import Metric
+
+#: Up to this many rows (the planner's estimate), every job is counted.
+EXACT_ROWS = 100_000
+#: Queued (and scheduled) jobs are counted up to this many per queue; past it, estimated.
+COUNT_CAP = 50_000
+#: Blocks of the table read to estimate finished statuses on a large table (8 kB each).
+SAMPLE_BLOCKS = 2_000
+#: Jobs in line looked at for the oldest due time of a queue.
+HEAD = 100
+#: Most queues reported.
+MAX_QUEUES = 1_000
+#: Statuses counted through the kernel's partial indexes on a large table.
+ACTIVE = ("queued", "running", "scheduled")
+#: Content type of the Prometheus text format.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def q(name: str) -> str:
+    return load_queries("toro_metrics")[name]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """The queue metrics at one moment; see the module docstring."""
+
+    #: ``{(queue, status): jobs}``.
+    counts: dict[tuple[str, str], int]
+    #: Whether every count is exact (else some are estimates).
+    exact: bool
+    #: ``{queue: seconds}``: age of the oldest queued job, for queues with queued jobs.
+    oldest_age: dict[str, float]
+    processes: int
+    slots: int
+    busy: int
+    #: Seconds the snapshot took to compute.
+    seconds: float
+
+    def depth(self) -> dict[str, int]:
+        """Queued jobs per queue."""
+        return {queue: n for (queue, status), n in self.counts.items() if status == "queued"}
+
+
+async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
+    """The queue metrics now, read on ``conn``; see the module docstring."""
+    began = time.perf_counter()
+    store = Store(connection=conn)
+    size = (await store.fetch_all(q("table_size")))[0]
+    rows = int(size["rows"]) if int(size["rows"]) >= 0 else int(size["max_id"] or 0)
+    exact = True
+    counts: dict[tuple[str, str], int] = {}
+    if rows <= EXACT_ROWS:
+        for row in await store.fetch_all(q("count_all")):
+            counts[(row["queue"], row["status"])] = int(row["jobs"])
+        queues = sorted({queue for queue, status in counts if status == "queued"})[:MAX_QUEUES]
+        heads = await _heads(store, queues, cap=1)
+    else:
+        found = await store.fetch_all(q("queued_queues"), {"limit": MAX_QUEUES})
+        heads = await _heads(store, [r["queue"] for r in found], cap=COUNT_CAP)
+        for queue, (jobs, _) in heads.items():
+            if jobs >= COUNT_CAP:
+                jobs = max(jobs, await _estimate(store, "estimate_queued", {"queue": queue}))
+                exact = False
+            counts[(queue, "queued")] = jobs
+        for row in await store.fetch_all(q("running_per_queue")):
+            counts[(row["queue"], "running")] = int(row["jobs"])
+        scheduled = await store.fetch_all(q("scheduled_per_queue"), {"cap": COUNT_CAP})
+        total = sum(int(r["jobs"]) for r in scheduled)
+        scale = 1.0
+        if total >= COUNT_CAP:  # the first COUNT_CAP rows say how they spread over queues
+            estimate = await _estimate(store, "estimate_status", {"status": "scheduled"})
+            scale = max(estimate, total) / total
+            exact = False
+        for row in scheduled:
+            counts[(row["queue"], "scheduled")] = round(int(row["jobs"]) * scale)
+        percent = min(100.0, max(0.01, 100.0 * SAMPLE_BLOCKS / max(1, int(size["pages"]))))
+        sampled = await store.fetch_all(
+            q("count_sampled"), {"percent": percent, "exclude": list(ACTIVE)}
+        )
+        for row in sampled:
+            counts[(row["queue"], row["status"])] = round(float(row["jobs"]))
+        exact = exact and percent >= 100.0
+    processes = await CoreStore(connection=conn).processes()
+    return QueueSnapshot(
+        counts=counts,
+        exact=exact,
+        oldest_age={queue: age for queue, (_, age) in heads.items() if age is not None},
+        processes=len(processes),
+        slots=sum(int(p["concurrency"]) for p in processes),
+        busy=sum(len(p["running"]) for p in processes),
+        seconds=time.perf_counter() - began,
+    )
+
+
+async def _heads(
+    store: Store, queues: list[str], *, cap: int
+) -> dict[str, tuple[int, float | None]]:
+    """``{queue: (queued jobs counted up to cap, age in seconds of the oldest in line)}``."""
+    if not queues:
+        return {}
+    rows = await store.fetch_all(q("queued_depth"), {"queues": queues, "cap": cap, "head": HEAD})
+    heads = {}
+    for row in rows:
+        due = row["oldest_due"]
+        age = max(0.0, (row["now"] - due).total_seconds()) if due is not None else None
+        heads[row["queue"]] = (int(row["jobs"]), age)
+    return heads
+
+
+async def _estimate(store: Store, name: str, params: dict[str, Any]) -> int:
+    plan = await store.fetch_all(q(name), params)
+    return int(plan[0]["QUERY PLAN"][0]["Plan"]["Plan Rows"])
+
+
+class SnapshotCollector(Collector):
+    """Prometheus families of one :class:`QueueSnapshot`."""
+
+    def __init__(self, snap: QueueSnapshot) -> None:
+        self.snap = snap
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snap
+        jobs = GaugeMetricFamily(
+            "toro_queue_jobs",
+            "Jobs per queue and status (estimates on large tables: see toro_queue_counts_exact).",
+            labels=["queue", "status"],
+        )
+        for (queue, status), count in sorted(snap.counts.items()):
+            jobs.add_metric([queue, status], count)
+        yield jobs
+        yield GaugeMetricFamily(
+            "toro_queue_counts_exact",
+            "1 when every toro_queue_jobs value was counted, 0 when some are estimates.",
+            1 if snap.exact else 0,
+        )
+        oldest = GaugeMetricFamily(
+            "toro_queue_oldest_job_age_seconds",
+            "Age of the oldest queued job (now minus its due time), per queue with queued jobs.",
+            labels=["queue"],
+        )
+        for queue, age in sorted(snap.oldest_age.items()):
+            oldest.add_metric([queue], age)
+        yield oldest
+        yield GaugeMetricFamily(
+            "toro_processes", "Worker processes in the registry.", snap.processes
+        )
+        yield GaugeMetricFamily(
+            "toro_processes_slots", "Slots of the registered processes.", snap.slots
+        )
+        yield GaugeMetricFamily(
+            "toro_processes_slots_busy", "Jobs running in the registered processes.", snap.busy
+        )
+        yield GaugeMetricFamily(
+            "toro_queue_metrics_seconds", "Seconds these queue metrics took.", snap.seconds
+        )
+
+
+def render(snap: QueueSnapshot) -> str:
+    """``snap`` in the Prometheus text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snap))
+    return generate_latest(registry).decode()
+
+
+async def render_metrics(conn: psycopg.AsyncConnection[Any]) -> str:
+    """The queue metrics now, as Prometheus text (the monitor's ``/metrics``)."""
+    return render(await snapshot(conn))
+
+
+def metrics_endpoint() -> Any:
+    """The monitor endpoint serving :func:`render_metrics` at ``/metrics``."""
+    from toro_monitor.view import MonitorEndpoint
+
+    return MonitorEndpoint(path="/metrics", render=render_metrics, media_type=CONTENT_TYPE)
