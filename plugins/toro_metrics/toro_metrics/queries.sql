@@ -25,25 +25,37 @@ ON CONFLICT (minute, queue, status) DO UPDATE
 DELETE FROM toro_metrics_minutes WHERE minute < now() - make_interval(days => %(keep_days)s);
 
 -- name: per_minute
--- Attempts finished per minute and status from %(since)s on (the Overview's last hour).
-SELECT minute, status, sum(jobs)::bigint AS jobs
-  FROM toro_metrics_minutes
- WHERE minute >= %(since)s
- GROUP BY minute, status;
+-- Attempts finished in each of the last %(minutes)s minutes (the current one included, oldest
+-- first, minutes without jobs as zeros): completed, failed and all outcomes.
+SELECT m.minute, now() AS now,
+       COALESCE(sum(r.jobs) FILTER (WHERE r.status = 'complete'), 0)::bigint AS complete,
+       COALESCE(sum(r.jobs) FILTER (WHERE r.status = 'failed'), 0)::bigint AS failed,
+       COALESCE(sum(r.jobs), 0)::bigint AS total
+  FROM generate_series(date_trunc('minute', now()) - make_interval(mins => %(minutes)s - 1),
+                       date_trunc('minute', now()), interval '1 minute') AS m(minute)
+  LEFT JOIN toro_metrics_minutes AS r ON r.minute = m.minute
+ GROUP BY m.minute
+ ORDER BY m.minute;
 
 -- name: per_hour
--- Attempts finished per hour and status from %(since)s on (the Overview's last day).
-SELECT date_trunc('hour', minute) AS hour, status, sum(jobs)::bigint AS jobs
-  FROM toro_metrics_minutes
- WHERE minute >= %(since)s
- GROUP BY 1, status;
+-- per_minute by hour over the last %(hours)s hours (the current one included).
+SELECT h.hour,
+       COALESCE(sum(r.jobs) FILTER (WHERE r.status = 'complete'), 0)::bigint AS complete,
+       COALESCE(sum(r.jobs) FILTER (WHERE r.status = 'failed'), 0)::bigint AS failed,
+       COALESCE(sum(r.jobs), 0)::bigint AS total
+  FROM generate_series(date_trunc('hour', now()) - make_interval(hours => %(hours)s - 1),
+                       date_trunc('hour', now()), interval '1 hour') AS h(hour)
+  LEFT JOIN toro_metrics_minutes AS r
+    ON r.minute >= h.hour AND r.minute < h.hour + interval '1 hour'
+ GROUP BY h.hour
+ ORDER BY h.hour;
 
 -- name: waits_per_queue
--- Per queue, the rollup rows from %(since)s on with their wait bucket counts (summed by the
--- caller) and the number of attempts.
+-- The rollup rows of the last %(minutes)s minutes with their wait bucket counts (the caller
+-- adds them up per queue).
 SELECT queue, wait_counts, jobs
   FROM toro_metrics_minutes
- WHERE minute >= %(since)s;
+ WHERE minute >= date_trunc('minute', now()) - make_interval(mins => %(minutes)s - 1);
 
 -- name: queued_queues
 -- The queues that have queued jobs, by a skip scan of the kernel's partial index of queued

@@ -126,6 +126,37 @@ async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Depth:
+    """The jobs of one queue that wait or run now."""
+
+    queue: str
+    queued: int
+    #: Whether ``queued`` was counted (else it is the planner's estimate, above the cap).
+    exact: bool
+    running: int
+    #: Seconds since the due time of the oldest queued job, ``None`` when none is queued.
+    oldest_age: float | None
+
+
+async def depth(conn: psycopg.AsyncConnection[Any]) -> list[Depth]:
+    """Queued and running jobs per queue, through the kernel's partial indexes only (cheap on
+    any table size), queues with queued jobs first then the others that run jobs, by name."""
+    store = Store(connection=conn)
+    found = await store.fetch_all(q("queued_queues"), {"limit": MAX_QUEUES})
+    heads = await _heads(store, [r["queue"] for r in found], cap=COUNT_CAP)
+    running = {r["queue"]: int(r["jobs"]) for r in await store.fetch_all(q("running_per_queue"))}
+    result = []
+    for queue, (jobs, age) in sorted(heads.items()):
+        exact = jobs < COUNT_CAP
+        if not exact:
+            jobs = max(jobs, await _estimate(store, "estimate_queued", {"queue": queue}))
+        result.append(Depth(queue, jobs, exact, running.get(queue, 0), age))
+    for queue in sorted(set(running) - set(heads)):
+        result.append(Depth(queue, 0, True, running[queue], None))
+    return result
+
+
 async def _heads(
     store: Store, queues: list[str], *, cap: int
 ) -> dict[str, tuple[int, float | None]]:

@@ -155,7 +155,11 @@ class WorkerMetrics(Collector):
         )
         counters = (
             ("toro_worker_jobs_claimed", "Jobs claimed.", stats.claimed),
-            ("toro_worker_claim_errors", "Claims that failed (database unusable).", stats.claim_errors),
+            (
+                "toro_worker_claim_errors",
+                "Claims that failed (database unusable).",
+                stats.claim_errors,
+            ),
             ("toro_worker_outcomes_written", "Outcomes written.", stats.outcomes_written),
             (
                 "toro_worker_outcomes_refused",

@@ -38,6 +38,6 @@ def handlers(monitor: Monitor) -> list[Any]:
                 body = await endpoint.render(conn=conn)
             return Response(content=body, media_type=endpoint.media_type)
 
-        return get(endpoint.path, name=f"endpoint-{number}", sync_to_thread=False)(serve)
+        return get(endpoint.path, name=f"endpoint-{number}")(serve)
 
     return [handler(endpoint, n) for n, endpoint in enumerate(collect(monitor))]
