@@ -77,9 +77,7 @@ def test_claimed_jobs_carry_their_headers_and_stats_count(make_app, toro_db):
         await app.aclient.enqueue(Fails, ["x"])
         async with app.worker(concurrency=4) as worker:
             with anyio.fail_after(20):
-                while (
-                    observer.context is None or observer.context.stats.outcomes_written < 3
-                ):
+                while observer.context is None or observer.context.stats.outcomes_written < 3:
                     await anyio.sleep(0.02)
             stats = observer.context.stats
             assert worker.ready.is_set()
@@ -118,11 +116,14 @@ def test_plugin_start_options_read_flag_variable_and_default(make_app, monkeypat
     args = start_args(app, ["--my-number", "13"], monkeypatch, TORO_MY_NUMBER="12")
     assert args.my_number == 13
 
+
 def test_plugin_start_options_are_in_the_help(make_app, capsys):
     with pytest.raises(SystemExit):
         build_parser(make_app(plugins=[Option("--my-number")])).parse_args(["start", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "options of plugins: --my-number MY_NUMBER a plugin's number ($TORO_MY_NUMBER, 7)" in text
+    assert (
+        "options of plugins: --my-number MY_NUMBER a plugin's number ($TORO_MY_NUMBER, 7)" in text
+    )
 
 
 @pytest.mark.parametrize(

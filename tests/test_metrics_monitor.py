@@ -83,7 +83,9 @@ def check_against_sql(samples, db: str) -> None:
                  FROM toro_jobs WHERE status = 'queued' GROUP BY queue""",
         )
     )
-    ages = {labels[0][1]: age for labels, age in samples["toro_queue_oldest_job_age_seconds"].items()}
+    ages = {
+        labels[0][1]: age for labels, age in samples["toro_queue_oldest_job_age_seconds"].items()
+    }
     assert ages.keys() == oldest.keys() == {"default", "mail"}
     for queue, age in ages.items():
         assert abs(age - float(oldest[queue])) < 5, (queue, age, oldest[queue])

@@ -71,8 +71,7 @@ class QueueWait:
 
 def points(rows: list[dict[str, Any]], key: str) -> list[Point]:
     return [
-        Point(row[key], int(row["complete"]), int(row["failed"]), int(row["total"]))
-        for row in rows
+        Point(row[key], int(row["complete"]), int(row["failed"]), int(row["total"])) for row in rows
     ]
 
 

@@ -45,7 +45,7 @@ def start_options(options: StartOptions) -> None:
         "--metrics-port",
         type=port,
         metavar="PORT",
-        help="serve Prometheus metrics of this process at http://HOST:PORT/metrics (0: any free port)",
+        help="serve this process's Prometheus metrics at http://HOST:PORT/metrics (0: any port)",
     )
     options.add(
         "--metrics-host",

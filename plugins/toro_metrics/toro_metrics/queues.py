@@ -70,10 +70,6 @@ class QueueSnapshot:
     #: Seconds the snapshot took to compute.
     seconds: float
 
-    def depth(self) -> dict[str, int]:
-        """Queued jobs per queue."""
-        return {queue: n for (queue, status), n in self.counts.items() if status == "queued"}
-
 
 async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
     """The queue metrics now, read on ``conn``; see the module docstring."""
@@ -83,21 +79,22 @@ async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
     rows = int(size["rows"]) if int(size["rows"]) >= 0 else int(size["max_id"] or 0)
     exact = True
     counts: dict[tuple[str, str], int] = {}
+    ages: dict[str, float] = {}
     if rows <= EXACT_ROWS:
         for row in await store.fetch_all(q("count_all")):
             counts[(row["queue"], row["status"])] = int(row["jobs"])
         queues = sorted({queue for queue, status in counts if status == "queued"})[:MAX_QUEUES]
         heads = await _heads(store, queues, cap=1)
+        ages = {queue: age for queue, (_, age) in heads.items() if age is not None}
     else:
-        found = await store.fetch_all(q("queued_queues"), {"limit": MAX_QUEUES})
-        heads = await _heads(store, [r["queue"] for r in found], cap=COUNT_CAP)
-        for queue, (jobs, _) in heads.items():
-            if jobs >= COUNT_CAP:
-                jobs = max(jobs, await _estimate(store, "estimate_queued", {"queue": queue}))
-                exact = False
-            counts[(queue, "queued")] = jobs
-        for row in await store.fetch_all(q("running_per_queue")):
-            counts[(row["queue"], "running")] = int(row["jobs"])
+        for line in await depth(conn):
+            if line.queued:
+                counts[(line.queue, "queued")] = line.queued
+            if line.running:
+                counts[(line.queue, "running")] = line.running
+            if line.oldest_age is not None:
+                ages[line.queue] = line.oldest_age
+            exact = exact and line.exact
         scheduled = await store.fetch_all(q("scheduled_per_queue"), {"cap": COUNT_CAP})
         total = sum(int(r["jobs"]) for r in scheduled)
         scale = 1.0
@@ -112,13 +109,14 @@ async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
             q("count_sampled"), {"percent": percent, "exclude": list(ACTIVE)}
         )
         for row in sampled:
-            counts[(row["queue"], row["status"])] = round(float(row["jobs"]))
+            if round(float(row["jobs"])):
+                counts[(row["queue"], row["status"])] = round(float(row["jobs"]))
         exact = exact and percent >= 100.0
     processes = await CoreStore(connection=conn).processes()
     return QueueSnapshot(
         counts=counts,
         exact=exact,
-        oldest_age={queue: age for queue, (_, age) in heads.items() if age is not None},
+        oldest_age=ages,
         processes=len(processes),
         slots=sum(int(p["concurrency"]) for p in processes),
         busy=sum(len(p["running"]) for p in processes),

@@ -1,4 +1,4 @@
-"""The per-minute rollup: finished attempts per minute, queue and status, in ``toro_metrics_minutes``.
+"""The per-minute rollup: attempts finished per minute, queue and status (``toro_metrics_minutes``).
 
 Each worker process counts in memory what its attempts finished (:meth:`Rollup.add`, called by
 ``job_finished``: a dict lookup and a few adds) and a service writes the counts every
