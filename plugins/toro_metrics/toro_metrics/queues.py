@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 #: Up to this many rows (the planner's estimate), every job is counted.
 EXACT_ROWS = 100_000
 #: Queued (and scheduled) jobs are counted up to this many per queue; past it, estimated.
-COUNT_CAP = 50_000
+COUNT_CAP = 10_000
 #: Blocks of the table read to estimate finished statuses on a large table (8 kB each).
 SAMPLE_BLOCKS = 2_000
 #: Jobs in line looked at for the oldest due time of a queue.
