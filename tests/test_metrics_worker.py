@@ -48,9 +48,12 @@ def test_counters_and_histograms_match_the_jobs_run(toro_app, toro_db, start_wor
     url = metrics_url(worker)
 
     # the endpoint answers while jobs run: three gated jobs hold three slots
-    running = wait_for(lambda: (s := scrape(url)) and value(s, "toro_worker_slots_busy") == 3 and s)
+    gated = {"queue": "slow", "worker": Gate.class_name()}
+    running = wait_for(
+        lambda: (s := scrape(url)) and value(s, "toro_jobs_started_total", **gated) == 3 and s
+    )
+    assert value(running, "toro_worker_slots_busy") == 3
     assert value(running, "toro_worker_slots") == 10
-    assert value(running, "toro_jobs_started_total", queue="slow", worker=Gate.class_name()) == 3
     assert value(running, "toro_jobs_finished_total", queue="slow", worker=Gate.class_name(),
                  status="complete") == 0  # fmt: skip
 

@@ -44,6 +44,7 @@ from toro_core.runtime.registry import ProcessRegistry
 from toro_core.runtime.retry import TRANSIENT, until_done
 from toro_core.runtime.signals import handle_signals
 from toro_core.runtime.slots import Slots
+from toro_core.runtime.stats import ProcessStats
 from toro_core.runtime.waker import Waker
 from toro_core.store import CoreStore, aconnect, describe_conninfo
 
@@ -140,6 +141,7 @@ class WorkerProcess:
         settings = self.settings
         store = CoreStore(pool)
         registry: ProcessRegistry
+        stats: ProcessStats
         context = ProcessContext(
             app=self.app,
             settings=settings,
@@ -147,6 +149,7 @@ class WorkerProcess:
             store=store,
             stopping=self.stopping,
             current_id=lambda: registry.process_id,
+            current_stats=lambda: stats,
         )
         writer = OutcomeWriter(
             store,
@@ -168,7 +171,7 @@ class WorkerProcess:
         )
         control = Waker()
         listener = Listener(self.app.database_url, settings.queues, self._waker, control)
-        context.stats.bind(
+        stats = ProcessStats(
             slots=slots, writer=writer, claimer=claimer, listener=listener, pool=pool
         )
         return Parts(context, registry, writer, slots, claimer, listener, control)

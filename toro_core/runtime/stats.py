@@ -2,8 +2,7 @@
 
 :class:`ProcessStats` is a read-only view over counters and lengths the runtime keeps anyway:
 nothing is computed or locked per job to keep it, and reading a number is an attribute lookup
-and a ``len``. It may be read from any thread (a metrics server's), at any time; before the
-process has built its parts every number is 0.
+and a ``len``. It may be read from any thread (a metrics server's), at any time.
 """
 
 from __future__ import annotations
@@ -29,23 +28,17 @@ class ProcessStats:
 
     __slots__ = ("_claimer", "_listener", "_pool", "_slots", "_writer")
 
-    def __init__(self) -> None:
-        self._slots: Slots | None = None
-        self._writer: OutcomeWriter | None = None
-        self._claimer: Claimer | None = None
-        self._listener: Listener | None = None
-        self._pool: AsyncConnectionPool[Any] | None = None
-
-    def bind(
+    def __init__(
         self,
         *,
-        slots: Slots,
-        writer: OutcomeWriter,
-        claimer: Claimer,
-        listener: Listener,
-        pool: AsyncConnectionPool[Any],
+        slots: Slots | None = None,
+        writer: OutcomeWriter | None = None,
+        claimer: Claimer | None = None,
+        listener: Listener | None = None,
+        pool: AsyncConnectionPool[Any] | None = None,
     ) -> None:
-        """Point the view at the process's parts (done once, by the process that owns them)."""
+        """A view over the parts of one process (built by the process; without parts, every
+        number is 0)."""
         self._slots, self._writer, self._claimer = slots, writer, claimer
         self._listener, self._pool = listener, pool
 
