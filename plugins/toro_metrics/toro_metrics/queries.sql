@@ -59,7 +59,7 @@ SELECT queue, wait_counts, jobs
 
 -- name: queued_queues
 -- The queues that have queued jobs, by a skip scan of the kernel's partial index of queued
--- jobs (toro_jobs_queued): one index probe per queue, however many jobs wait.
+-- jobs (toro_jobs_queued_by_priority): one index probe per queue, however many jobs wait.
 WITH RECURSIVE q(queue) AS (
     (SELECT queue FROM toro_jobs WHERE status = 'queued' ORDER BY queue LIMIT 1)
     UNION ALL
@@ -71,8 +71,8 @@ SELECT queue FROM q WHERE queue IS NOT NULL LIMIT %(limit)s;
 
 -- name: queued_depth
 -- For each queue of %(queues)s: its queued jobs counted no further than %(cap)s, and the due
--- time (scheduled_at, else created_at) of the oldest of the next %(head)s jobs in line, all
--- read from the partial index of queued jobs.
+-- time (scheduled_at, else created_at) of the oldest of the next %(head)s jobs in line (the
+-- claim's order: priority, then id), all read from the partial index of queued jobs.
 SELECT q.queue,
        (SELECT count(*) FROM (SELECT 1 FROM toro_jobs
                                WHERE status = 'queued' AND queue = q.queue
@@ -80,7 +80,7 @@ SELECT q.queue,
        (SELECT min(COALESCE(h.scheduled_at, h.created_at))
           FROM (SELECT scheduled_at, created_at FROM toro_jobs
                  WHERE status = 'queued' AND queue = q.queue
-                 ORDER BY id LIMIT %(head)s) AS h) AS oldest_due,
+                 ORDER BY (-priority), id LIMIT %(head)s) AS h) AS oldest_due,
        now() AS now
   FROM unnest(%(queues)s::text[]) AS q(queue);
 
@@ -93,12 +93,12 @@ EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE status = 'queued' AND queue 
 -- kernel's partial index of running jobs.
 SELECT queue, count(*) AS jobs FROM toro_jobs WHERE status = 'running' GROUP BY queue;
 
--- name: scheduled_per_queue
--- Scheduled jobs per queue, looking at no more than %(cap)s of them (through the kernel's
--- partial index of scheduled jobs); the caller knows the counts are exact when the total is
--- below the cap.
+-- name: capped_per_queue
+-- Jobs in status %(status)s per queue, looking at no more than %(cap)s of them (through the
+-- kernel's partial index of that status: scheduled, blocked); the caller knows the counts are
+-- exact when the total is below the cap.
 SELECT queue, count(*) AS jobs
-  FROM (SELECT queue FROM toro_jobs WHERE status = 'scheduled' LIMIT %(cap)s) AS s
+  FROM (SELECT queue FROM toro_jobs WHERE status = %(status)s LIMIT %(cap)s) AS s
  GROUP BY queue;
 
 -- name: estimate_status

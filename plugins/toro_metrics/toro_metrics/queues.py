@@ -7,7 +7,7 @@ What a :class:`QueueSnapshot` holds and how each number is found:
   :data:`EXACT_ROWS`) every job is counted. On a large one the waiting and running jobs are
   counted through the kernel's partial indexes, which hold only those rows: queued jobs up to
   :data:`COUNT_CAP` per queue (past that, the planner's estimate), running jobs exactly (never
-  more than the processes' slots), scheduled ones up to the cap; the finished statuses
+  more than the processes' slots), scheduled and blocked ones up to the cap; the finished statuses
   (complete, failed, ...) are estimated from a fixed sample of about :data:`SAMPLE_BLOCKS`
   table blocks. Estimated counts are flagged (``toro_queue_counts_exact`` is 0).
 * the age of the oldest queued job per queue: now minus the earliest due time
@@ -44,8 +44,10 @@ SAMPLE_BLOCKS = 2_000
 HEAD = 100
 #: Most queues reported.
 MAX_QUEUES = 1_000
-#: Statuses counted through the kernel's partial indexes on a large table.
-ACTIVE = ("queued", "running", "scheduled")
+#: Statuses counted through the kernel's partial indexes on a large table (queued and running
+#: by :func:`depth`, the others up to the cap).
+CAPPED = ("scheduled", "blocked")
+ACTIVE = ("queued", "running", *CAPPED)
 #: Content type of the Prometheus text format.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -95,15 +97,8 @@ async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
             if line.oldest_age is not None:
                 ages[line.queue] = line.oldest_age
             exact = exact and line.exact
-        scheduled = await store.fetch_all(q("scheduled_per_queue"), {"cap": COUNT_CAP})
-        total = sum(int(r["jobs"]) for r in scheduled)
-        scale = 1.0
-        if total >= COUNT_CAP:  # the first COUNT_CAP rows say how they spread over queues
-            estimate = await _estimate(store, "estimate_status", {"status": "scheduled"})
-            scale = max(estimate, total) / total
-            exact = False
-        for row in scheduled:
-            counts[(row["queue"], "scheduled")] = round(int(row["jobs"]) * scale)
+        for status in CAPPED:
+            exact = await _capped(store, status, counts) and exact
         percent = min(100.0, max(0.01, 100.0 * SAMPLE_BLOCKS / max(1, int(size["pages"]))))
         sampled = await store.fetch_all(
             q("count_sampled"), {"percent": percent, "exclude": list(ACTIVE)}
@@ -153,6 +148,20 @@ async def depth(conn: psycopg.AsyncConnection[Any]) -> list[Depth]:
     for queue in sorted(set(running) - set(heads)):
         result.append(Depth(queue, 0, True, running[queue], None))
     return result
+
+
+async def _capped(store: Store, status: str, counts: dict[tuple[str, str], int]) -> bool:
+    """Jobs in ``status`` per queue into ``counts``, looking at :data:`COUNT_CAP` of them at
+    most (past that, spread over queues as the first ones are); whether they were counted."""
+    rows = await store.fetch_all(q("capped_per_queue"), {"status": status, "cap": COUNT_CAP})
+    total = sum(int(r["jobs"]) for r in rows)
+    scale = 1.0
+    if total >= COUNT_CAP:
+        estimate = await _estimate(store, "estimate_status", {"status": status})
+        scale = max(estimate, total) / total
+    for row in rows:
+        counts[(row["queue"], status)] = round(int(row["jobs"]) * scale)
+    return total < COUNT_CAP
 
 
 async def _heads(
