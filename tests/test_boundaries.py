@@ -67,8 +67,8 @@ def test_the_kernel_imports_no_plugin_and_no_web_framework():
     code = """
 import importlib, pkgutil, sys
 BLOCKED = ("toro_retry", "toro_scheduler", "toro_properties", "toro_monitor", "toro_demo",
-           "toro_example_plugin", "toro_django", "litestar", "uvicorn", "jinja2", "starlette",
-           "django", "django_tasks")
+           "toro_example_plugin", "toro_django", "toro_metrics", "litestar", "uvicorn", "jinja2",
+           "starlette", "django", "django_tasks", "prometheus_client", "opentelemetry")
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:

@@ -26,7 +26,7 @@ def hooks(module: ModuleType) -> list[str]:
 
 def test_the_kernel_and_the_monitor_declare_their_hooks():
     assert len(hooks(hookspecs)) >= 12
-    assert hooks(monitor_hookspecs) == ["monitor_views", "monitor_authorize"]
+    assert hooks(monitor_hookspecs) == ["monitor_views", "monitor_endpoints", "monitor_authorize"]
     assert not set(hooks(hookspecs)) & set(hooks(monitor_hookspecs))
 
 

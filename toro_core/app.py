@@ -17,6 +17,7 @@ import pluggy
 
 from toro_core import settings
 from toro_core.client import AsyncClient, Client
+from toro_core.encoding import dumps
 from toro_core.job import Job
 from toro_core.limits import LimitSpec, spec_of
 from toro_core.migrate import Migration, MigrationSource, discover
@@ -238,7 +239,7 @@ class Toro:
 
     @functools.cached_property
     def _has_impls(self) -> dict[str, bool]:
-        names = ("job_enqueued", "job_started", "job_finished", "around_job")
+        names = ("job_enqueued", "job_started", "job_finished", "around_job", "job_headers")
         return {
             name: bool(getattr(self.plugin_manager.hook, name).get_hookimpls()) for name in names
         }
@@ -262,6 +263,27 @@ class Toro:
         if only_builtin and getattr(worker_class, "job_name", None) is None:
             return None
         return lambda args, kwargs: self.job_name(worker_class, args, kwargs)
+
+    def job_headers(self, worker_class: type[Worker]) -> str | None:
+        """The ``headers`` of jobs enqueued now, as JSON object text; ``None`` (no call at all)
+        when no plugin implements ``job_headers`` or none returned any."""
+        if not self._has_impls["job_headers"]:
+            return None
+        merged: dict[str, str] = {}
+        # pluggy gives the most recently registered plugin's result first: the first
+        # registered plugin is merged last, so its value wins
+        for result in self.plugin_manager.hook.job_headers(worker_class=worker_class):
+            if result:
+                merged.update(result)
+        if not merged:
+            return None
+        for key, value in merged.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(
+                    f"job_headers: header {key!r} of {worker_class.__qualname__} is a "
+                    f"{type(value).__name__}; header names and values are strings"
+                )
+        return dumps(merged)
 
     def notify_enqueued(self, jobs: Sequence[Job]) -> None:
         if self._has_impls["job_enqueued"]:

@@ -60,6 +60,7 @@ def job_params(
         "priority": _priority(worker_class, priority),
         "unique_key": unique_key(worker_class, args, kwargs),
         **limits.params(limit_key(worker_class, limits, args, kwargs)),
+        "headers": app.job_headers(worker_class),
     }
 
 
@@ -110,6 +111,7 @@ def bulk_params(
         "status": status,
         "scheduled_at": scheduled_at,
         "priority": _priority(worker_class, priority),
+        "headers": app.job_headers(worker_class),
     }
 
 

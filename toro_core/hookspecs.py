@@ -27,6 +27,7 @@ from toro_core.markers import hookspec
 if TYPE_CHECKING:
     import pluggy
 
+    from toro_core.cli.start import StartOptions
     from toro_core.job import Job
     from toro_core.migrate import MigrationSource
     from toro_core.outcome import Execution
@@ -118,6 +119,20 @@ def job_name(worker_class: type[Worker], args: Sequence[Any], kwargs: dict[str, 
 
 
 @hookspec
+def job_headers(worker_class: type[Worker]) -> dict[str, str] | None:
+    """Return headers to store with the jobs being enqueued, or ``None``.
+
+    Called once per enqueue call (a bulk enqueue gets one call, and its headers go on every job
+    of the call), before the insert, in the enqueuing code's context: a tracing plugin puts the
+    current trace context here (W3C ``traceparent``), and the worker reads it back from
+    ``execution.job.headers``. The results are merged into one JSON object stored in the job's
+    ``headers`` column (when two plugins set the same key, the first registered one wins);
+    values must be strings. When no plugin implements this hook the kernel does not call it and
+    stores nothing (``NULL``). Synchronous.
+    """
+
+
+@hookspec
 def job_enqueued(jobs: Sequence[Job]) -> None:
     """Observe jobs just inserted (one call per enqueue call, bulk included).
 
@@ -168,13 +183,28 @@ def worker_services(context: ProcessContext) -> Iterable[Any] | None:
     ``context`` (:class:`~toro_core.plugin.ProcessContext`: the app, the settings, the pool,
     the kernel's store, the process's registry id). State the plugin's middleware needs goes in
     ``context.state[<plugin name>]``; each attempt's ``execution.process`` is this context.
-    The scheduler plugin enqueues periodic jobs this way. Synchronous.
+    The scheduler plugin enqueues periodic jobs this way. Called before the process registers,
+    so raising (a :class:`~toro_core.errors.ToroError` naming the problem) refuses to start the
+    process, with nothing to undo. Synchronous.
     """
 
 
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def start_options(options: StartOptions) -> None:
+    """Add options to ``toro-core start``.
+
+    Called when the CLI parser is built, with a :class:`~toro_core.plugin.StartOptions`; call
+    ``options.add("--metrics-port", type=port, help="...")``. Every such option also reads its
+    ``TORO_*`` variable (``$TORO_METRICS_PORT``), and its value reaches the worker process as
+    ``context.settings.plugin_options["metrics_port"]`` (an embedded worker passes
+    ``plugin_options={...}`` to ``app.worker`` itself). A flag another option has is an error
+    naming it. Synchronous.
+    """
 
 
 @hookspec

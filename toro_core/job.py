@@ -29,6 +29,7 @@ JOB_COLUMNS = (
     "limit_key",
     "holds_slots",
     "result",
+    "headers",
 )
 #: How many of :data:`JOB_COLUMNS` every row must have.
 _REQUIRED = JOB_COLUMNS.index("kwargs")
@@ -80,6 +81,8 @@ class Job:
     #: when its value was not JSON: ``properties["result:rejected"]`` says why). Read it after
     #: a refresh (``app.job(id)``) or wait for it (``app.wait(id)``).
     result: Any = None
+    #: What the ``job_headers`` hook stored at enqueue (a trace context), ``{}`` for none.
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Set on the Job an enqueue returns when a unique job with the same key already waited
     #: or ran: no row was written, this is the existing job.
     duplicate: bool = dataclasses.field(default=False, compare=False)
@@ -90,6 +93,8 @@ class Job:
         seed's, from ``kwargs`` on, may be missing: a plugin's older query still works)."""
         values = {name: row[name] for name in JOB_COLUMNS[:_REQUIRED]}
         values.update({name: row[name] for name in JOB_COLUMNS[_REQUIRED:] if name in row})
+        if values.get("headers", {}) is None:  # NULL: no plugin set any
+            del values["headers"]
         return cls(**values)
 
     def evolve(self, **changes: Any) -> Job:

@@ -33,8 +33,9 @@ object) of hook implementations, found through the entry point group ``toro``::
 What is here, by use:
 
 * running in a worker process: :class:`ProcessContext` (``worker_services``' argument and every
-  attempt's ``execution.process``), :class:`WorkerSettings`; :func:`run_worker` runs a worker
-  process as ``toro-core start`` does, for a framework's own command (toro-django's
+  attempt's ``execution.process``), its live numbers :class:`ProcessStats`
+  (``context.stats``), :class:`WorkerSettings`; :func:`run_worker` runs a worker process as
+  ``toro-core start`` does, for a framework's own command (toro-django's
   ``manage.py toro_worker``);
 * the database: :class:`Store` / :class:`SyncStore` for a plugin's own statements,
   :class:`CoreStore` for the kernel's operations, :func:`load_queries`, :func:`connect` /
@@ -47,7 +48,8 @@ What is here, by use:
 * JSON: :func:`dumps`, :func:`check_json`, :func:`encode_args`;
 * time: :func:`utcnow`, :func:`as_utc`, :func:`interval_seconds`;
 * the command line (``cli_commands``): :func:`common_options`, :func:`env_list`,
-  :func:`import_modules`;
+  :func:`import_modules`; options of ``toro-core start`` (``start_options``):
+  :class:`StartOptions`;
 * a server to try things on: :func:`start_embedded_server`, :func:`embedded_data_dir`
   (``toro-core[embedded]``).
 """
@@ -58,6 +60,7 @@ from typing import TYPE_CHECKING
 
 from toro_core.catalog import loaded as worker_classes
 from toro_core.cli.options import common_options, env_list, import_modules
+from toro_core.cli.start import StartOptions
 from toro_core.client import job_params
 from toro_core.embedded import default_data_dir as embedded_data_dir
 from toro_core.embedded import start as start_embedded_server
@@ -66,6 +69,7 @@ from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import error_properties
 from toro_core.runtime.retry import TRANSIENT, Retry, until_done
 from toro_core.runtime.run import run_worker
+from toro_core.runtime.stats import ProcessStats
 from toro_core.settings import WorkerSettings
 from toro_core.store import (
     CoreStore,
@@ -95,7 +99,9 @@ __all__ = [
     "CoreStore",
     "CoreSyncStore",
     "ProcessContext",
+    "ProcessStats",
     "Retry",
+    "StartOptions",
     "Store",
     "SyncStore",
     "WorkerSettings",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+from collections.abc import Mapping
+from typing import Any
 
 from toro_core.errors import ConfigurationError
 
@@ -57,6 +59,9 @@ class WorkerSettings:
     #: another fails without anything being imported (toro-django's worker: a row never
     #: chooses which module a worker imports).
     import_workers: bool = True
+    #: Values of the options plugins add to ``toro-core start`` (the ``start_options`` hook),
+    #: by name (``{"metrics_port": 9100}``); an embedded worker passes them itself.
+    plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: ``host:pid`` written to ``started_by``.
     identity: str = dataclasses.field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}"

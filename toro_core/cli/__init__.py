@@ -30,7 +30,7 @@ def build_parser(app: Toro | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"toro-core {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    start.add_command(sub, common)
+    start.add_command(sub, common, app)
     admin.add_commands(sub, common)
     jobs.add_command(sub, common)
     queues.add_command(sub, common)

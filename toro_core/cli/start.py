@@ -1,8 +1,10 @@
-"""``toro-core start``: run a worker process."""
+"""``toro-core start``: run a worker process, with the kernel's options and the plugins'."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from toro_core.cli.options import (
@@ -13,6 +15,7 @@ from toro_core.cli.options import (
     positive_seconds,
     seconds_or_zero,
 )
+from toro_core.errors import ConfigurationError
 from toro_core.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -53,7 +56,63 @@ NUMBERS: tuple[tuple[tuple[str, ...], Any, str, str, str], ...] = (
 )
 
 
-def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
+FLAG = re.compile(r"--[a-z][a-z0-9]*(-[a-z0-9]+)*")
+
+
+class StartOptions:
+    """What the ``start_options`` hook is given: a way to add options to ``toro-core start``.
+
+    Each option is a long flag that also reads a ``TORO_*`` variable, like the kernel's own
+    options (``--metrics-port`` reads ``$TORO_METRICS_PORT``; the command line wins). Its parsed
+    value reaches the worker process as ``context.settings.plugin_options[name]``, the name being
+    the flag without dashes, in snake case (``"metrics_port"``); an option given neither way has
+    its ``default``.
+    """
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._parser = parser
+        self._group = parser.add_argument_group("options of plugins")
+        #: Names of the options added so far, in order.
+        self.names: list[str] = []
+
+    def add(
+        self,
+        flag: str,
+        *,
+        help: str,
+        type: Callable[[str], Any] = str,
+        default: Any = None,
+        metavar: str | None = None,
+    ) -> None:
+        """Add ``flag`` (``"--metrics-port"``): ``type`` parses the text of the flag or of its
+        variable (raise ``argparse.ArgumentTypeError`` or ``ValueError`` to refuse it: the user
+        gets argparse's one-line error naming the option); ``default`` is used as it is."""
+        if not isinstance(flag, str) or not FLAG.fullmatch(flag):
+            raise ConfigurationError(
+                f"start option {flag!r}: a plugin option is a long flag such as '--metrics-port'"
+            )
+        variable = flag[2:].upper().replace("-", "_")
+        name = variable.lower()
+        if name in ("handler", "plugin_options") or any(
+            action.dest == name for action in self._parser._actions
+        ):
+            raise ConfigurationError(f"start option {flag}: the name {name!r} is taken")
+        try:
+            self._group.add_argument(
+                flag,
+                dest=name,
+                type=type,
+                default=env(variable, default),
+                metavar=metavar,
+                help=f"{help} ($TORO_{variable}"
+                + (f", {default})" if default is not None else ")"),
+            )
+        except argparse.ArgumentError as exc:
+            raise ConfigurationError(f"start option {flag}: {exc.message}") from None
+        self.names.append(name)
+
+
+def add_command(sub: Any, common: argparse.ArgumentParser, app: Toro | None = None) -> None:
     start = sub.add_parser("start", parents=[common], help="run a worker process")
     start.add_argument(
         "-q",
@@ -86,7 +145,10 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         default=env("SYNCHRONOUS_COMMIT", "off").lower() in ("on", "1", "true"),
         help="wait for the WAL flush on every claim and outcome ($TORO_SYNCHRONOUS_COMMIT, off)",
     )
-    start.set_defaults(handler=run)
+    options = StartOptions(start)
+    if app is not None:
+        app.plugin_manager.hook.start_options(options=options)
+    start.set_defaults(handler=run, plugin_options=tuple(options.names))
 
 
 def run(args: argparse.Namespace, app: Toro) -> int:
@@ -103,5 +165,6 @@ def run(args: argparse.Namespace, app: Toro) -> int:
         dead_after=args.dead_after,
         shutdown_timeout=args.shutdown_timeout,
         synchronous_commit=args.synchronous_commit,
+        plugin_options={name: getattr(args, name) for name in args.plugin_options},
     )
     return run_worker(app, settings)

@@ -63,6 +63,8 @@ class Claimer:
         self.stopping = stopping
         #: Jobs claimed so far.
         self.claimed = 0
+        #: Rounds of the loop that failed because the database could not be used.
+        self.errors = 0
         self._unsure = False  # a claim failed: it may have committed without us knowing
 
     async def run(self) -> None:
@@ -89,6 +91,7 @@ class Claimer:
                 claimed = await self._claim(limit, after)
             except TRANSIENT as exc:
                 self._unsure = True
+                self.errors += 1
                 await retry.pause(exc, until=self.stopping)
                 continue
             retry.succeeded()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from toro_core.runtime.stats import ProcessStats
+
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
@@ -39,6 +41,15 @@ class ProcessContext:
     #: Per-process state plugins keep between their services and their middleware, under a
     #: key of their own name (``context.state["properties"]``).
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Returns this process's live numbers (see :attr:`stats`).
+    current_stats: Callable[[], ProcessStats] = ProcessStats
+
+    @property
+    def stats(self) -> ProcessStats:
+        """The process's live numbers (busy slots, outcomes waiting to be written, claim
+        errors, reconnects...): a read-only view, cheap to read from any thread
+        (:class:`~toro_core.runtime.stats.ProcessStats`)."""
+        return self.current_stats()
 
     @property
     def process_id(self) -> str:

@@ -28,6 +28,9 @@ class Listener:
         self.queues = frozenset(queues)
         self.waker = waker
         self.control = control
+        #: Times the LISTEN connection was opened again after it was lost.
+        self.reconnects = 0
+        self._connected_before = False
 
     async def run(self) -> None:
         retry = Retry("the LISTEN connection", log)
@@ -44,6 +47,9 @@ class Listener:
                 await conn.execute(f"LISTEN {CHANNEL}")
                 await conn.execute(f"LISTEN {CONTROL_CHANNEL}")
                 retry.succeeded()
+                if self._connected_before:
+                    self.reconnects += 1
+                self._connected_before = True
                 self.waker.wake()  # anything enqueued (or cancelled) while we were away
                 self.control.wake()
                 async for notification in conn.notifies():

@@ -44,6 +44,7 @@ from toro_core.runtime.registry import ProcessRegistry
 from toro_core.runtime.retry import TRANSIENT, until_done
 from toro_core.runtime.signals import handle_signals
 from toro_core.runtime.slots import Slots
+from toro_core.runtime.stats import ProcessStats
 from toro_core.runtime.waker import Waker
 from toro_core.store import CoreStore, aconnect, describe_conninfo
 
@@ -65,6 +66,9 @@ class Parts:
     writer: OutcomeWriter
     slots: Slots
     claimer: Claimer
+    listener: Listener
+    #: Woken by control notifications (cancels).
+    control: Waker
 
 
 class WorkerProcess:
@@ -117,8 +121,11 @@ class WorkerProcess:
         await pool.open(wait=True, timeout=30)
         try:
             parts = self._build(pool)
+            # before registering: a plugin that refuses to start (a metrics port in use) fails
+            # the process with nothing to undo
+            plugin_services = services.collect(parts.context)
             await until_done(parts.registry.register, what="registering the process", log=log)
-            await self._run(parts)
+            await self._run(parts, plugin_services)
         finally:
             await pool.close()
         log.info(
@@ -134,6 +141,7 @@ class WorkerProcess:
         settings = self.settings
         store = CoreStore(pool)
         registry: ProcessRegistry
+        stats: ProcessStats
         context = ProcessContext(
             app=self.app,
             settings=settings,
@@ -141,6 +149,7 @@ class WorkerProcess:
             store=store,
             stopping=self.stopping,
             current_id=lambda: registry.process_id,
+            current_stats=lambda: stats,
         )
         writer = OutcomeWriter(
             store,
@@ -160,12 +169,16 @@ class WorkerProcess:
             waker=self._waker,
             stopping=self.stopping,
         )
-        return Parts(context, registry, writer, slots, claimer)
-
-    async def _run(self, parts: Parts) -> None:
-        settings = self.settings
         control = Waker()
         listener = Listener(self.app.database_url, settings.queues, self._waker, control)
+        stats = ProcessStats(
+            slots=slots, writer=writer, claimer=claimer, listener=listener, pool=pool
+        )
+        return Parts(context, registry, writer, slots, claimer, listener, control)
+
+    async def _run(self, parts: Parts, plugin_services: list[services.Service]) -> None:
+        settings = self.settings
+        control = parts.control
         promoter = Promoter(parts.context.store, settings, self.stopping)
         cancels = CancelWatcher(
             parts.context.store,
@@ -177,12 +190,12 @@ class WorkerProcess:
         async with anyio.create_task_group() as background:
             background.start_soon(parts.registry.run)
             background.start_soon(parts.writer.run)
-            background.start_soon(listener.run)
+            background.start_soon(parts.listener.run)
             background.start_soon(promoter.run)
             background.start_soon(cancels.run)
             if self.signals:
                 background.start_soon(handle_signals, self)
-            for service in services.collect(parts.context):
+            for service in plugin_services:
                 background.start_soon(services.supervise, service, self.stopping)
             async with anyio.create_task_group() as jobs:
                 for _ in range(settings.concurrency):

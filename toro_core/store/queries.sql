@@ -23,15 +23,16 @@ WITH limit_row AS (
     ON CONFLICT DO NOTHING
 ), inserted AS (
     INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
-                           properties, priority, unique_key, limit_key)
+                           properties, priority, unique_key, limit_key, headers)
     VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(name)s, %(status)s,
-            %(scheduled_at)s, %(properties)s::jsonb, %(priority)s, %(unique_key)s, %(limit_key)s)
+            %(scheduled_at)s, %(properties)s::jsonb, %(priority)s, %(unique_key)s, %(limit_key)s,
+            %(headers)s::jsonb)
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL
                                 AND status IN ('queued', 'scheduled', 'running', 'blocked')
     DO NOTHING
     RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at,
               finished_at, status, started_by, properties, attempt, kwargs, priority,
-              unique_key, cancel_requested_at, limit_key, holds_slots
+              unique_key, cancel_requested_at, limit_key, holds_slots, headers
 )
 SELECT i.*
   FROM inserted AS i
@@ -43,7 +44,7 @@ SELECT i.*
 -- what an enqueue of a duplicate returns.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots
+       cancel_requested_at, limit_key, holds_slots, headers
   FROM toro_jobs
  WHERE unique_key = %(unique_key)s AND status IN ('queued', 'scheduled', 'running', 'blocked');
 
@@ -78,9 +79,9 @@ WITH limit_rows AS (
     ON CONFLICT DO NOTHING
 ), inserted AS (
     INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
-                           priority, unique_key, limit_key)
+                           priority, unique_key, limit_key, headers)
     SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.kwargs::jsonb, u.name, %(status)s,
-           %(scheduled_at)s, %(priority)s, u.unique_key, u.limit_key
+           %(scheduled_at)s, %(priority)s, u.unique_key, u.limit_key, %(headers)s::jsonb
       FROM unnest(%(args)s::text[], %(kwargs)s::text[], %(names)s::text[],
                   %(unique_keys)s::text[], %(limit_keys)s::text[])
            WITH ORDINALITY AS u(args, kwargs, name, unique_key, limit_key, ord)
@@ -226,7 +227,7 @@ UPDATE toro_jobs AS t
 RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
           t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
           t.kwargs, t.priority, t.unique_key, t.cancel_requested_at, t.limit_key,
-          t.holds_slots;
+          t.holds_slots, t.headers;
 
 -- name: finish_jobs_plain
 -- finish_jobs for the common case: outcomes of one status with no properties to merge, no
@@ -393,14 +394,14 @@ SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status ORD
 -- One job by id, with its result.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots, result
+       cancel_requested_at, limit_key, holds_slots, result, headers
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: get_jobs
 -- Jobs by id, in id order, with their results.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots, result
+       cancel_requested_at, limit_key, holds_slots, result, headers
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 
 -- name: await_job
@@ -599,7 +600,7 @@ SELECT id FROM toro_jobs
 -- everything an admin listing shows.
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots
+       cancel_requested_at, limit_key, holds_slots, headers
   FROM toro_jobs
  WHERE (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(queue)s::text IS NULL OR queue = %(queue)s)

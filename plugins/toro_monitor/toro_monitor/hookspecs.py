@@ -16,7 +16,7 @@ from toro_core import hookspec
 
 if TYPE_CHECKING:
     from toro_core import Toro
-    from toro_monitor.view import MonitorView
+    from toro_monitor.view import MonitorEndpoint, MonitorView
 
 
 @hookspec
@@ -27,6 +27,18 @@ def monitor_views() -> Iterable[MonitorView] | None:
     (:class:`~toro_monitor.view.MonitorView` with ``kind="job"``) is shown in a job's detail
     when its ``predicate(job)`` is true; a page (``kind="page"``) gets a navigation entry and a
     URL. Synchronous.
+    """
+
+
+@hookspec
+def monitor_endpoints() -> Iterable[MonitorEndpoint] | None:
+    """Return plain endpoints for the monitor: URLs that answer with text, not a page.
+
+    Called once when the monitor app is built. Each
+    :class:`~toro_monitor.view.MonitorEndpoint` gets a GET route at its ``path`` (behind the
+    monitor's auth) whose body its ``render(conn=...)`` returns; toro-metrics serves the queue
+    metrics at ``/metrics`` this way. A path another page or endpoint has is an error.
+    Synchronous.
     """
 
 

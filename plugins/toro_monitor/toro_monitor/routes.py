@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_400_BAD_
 from markupsafe import Markup
 
 from toro_core import Job
-from toro_monitor import assets, charts, jobquery
+from toro_monitor import assets, charts, endpoints, jobquery
 from toro_monitor.view import MonitorView
 from toro_monitor.views import job_sections, view_context
 
@@ -88,7 +88,8 @@ def handlers(monitor: Monitor) -> list[Any]:
     @get("/", name="home")
     async def home(request: Request[Any, Any, Any]) -> Redirect:
         base = request.scope.get("root_path", "").rstrip("/")
-        return Redirect(path=f"{base}/jobs", status_code=HTTP_303_SEE_OTHER)
+        landing = next((v.path for v in monitor.pages if v.landing and v.path), "/jobs")
+        return Redirect(path=f"{base}{landing}", status_code=HTTP_303_SEE_OTHER)
 
     @get("/jobs", name="jobs")
     async def jobs(request: HTMXRequest) -> Template:
@@ -223,4 +224,5 @@ def handlers(monitor: Monitor) -> list[Any]:
         return get(view.path, name=f"view-page-{number}")(page)
 
     pages = [page_handler(view, n) for n, view in enumerate(monitor.pages)]
-    return [home, jobs, job_detail, retry, queues, chart, processes, static, *pages]
+    routes = [home, jobs, job_detail, retry, queues, chart, processes, static, *pages]
+    return [*routes, *endpoints.handlers(monitor)]

@@ -1,4 +1,5 @@
-"""Monitor views that plugins contribute through the ``monitor_views`` hook.
+"""Monitor views that plugins contribute through the ``monitor_views`` hook, and plain endpoints
+through ``monitor_endpoints``.
 
 A light module (no Litestar import): a plugin builds its views inside its ``monitor_views``
 implementation, which only the monitor calls, with ``from toro_monitor.view import
@@ -8,7 +9,7 @@ MonitorView``; the monitor renders them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,3 +39,22 @@ class MonitorView:
     static: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     #: Script files (under ``static``) the page includes, such as ``"my_plugin/view.js"``.
     scripts: tuple[str, ...] = ()
+    #: For ``kind="page"``: the monitor's ``/`` leads here (the first such page; else to the
+    #: jobs list).
+    landing: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MonitorEndpoint:
+    """A URL of the monitor that answers with plain text, not a page (Prometheus's ``/metrics``).
+
+    It is behind the monitor's auth like every page; it answers GET only.
+    """
+
+    #: The URL path under the monitor, such as ``"/metrics"``.
+    path: str
+    #: Coroutine function called with an open async psycopg connection (``conn=``), returning
+    #: the body.
+    render: Callable[..., Awaitable[str]]
+    #: The response's content type.
+    media_type: str = "text/plain; charset=utf-8"

@@ -1,0 +1,1 @@
+"""toro-metrics: Prometheus metrics, OpenTelemetry traces and the monitor's Overview page."""

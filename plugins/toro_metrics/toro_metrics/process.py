@@ -1,0 +1,109 @@
+"""toro-metrics inside one worker process: what its hooks share, its endpoint and its service.
+
+:func:`setup` runs in the ``worker_services`` hook, before the process registers: it builds a
+:class:`ProcessMetrics` (kept in ``context.state["metrics"]``), starts the Prometheus endpoint
+when a port was given (``--metrics-port``; a port that cannot be bound refuses to start the
+process, in one line) and decides once whether to trace. The service it returns writes the
+per-minute rollup until the process stops, then stops the endpoint and ends the spans of
+attempts that never finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import start_http_server
+
+from toro_core import ConfigurationError
+from toro_core.plugin import Store
+from toro_metrics.rollup import Rollup, RollupWriter
+from toro_metrics.tracing import AttemptSpans, configured_tracer
+from toro_metrics.worker import WorkerMetrics
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from toro_core import Execution
+    from toro_core.plugin import ProcessContext
+
+log = logging.getLogger("toro.metrics")
+STATE_KEY = "metrics"
+
+
+class ProcessMetrics:
+    """Everything toro-metrics keeps for one worker process."""
+
+    def __init__(self, context: ProcessContext) -> None:
+        self.context = context
+        self.metrics = WorkerMetrics(context.stats)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self.metrics)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.rollup = Rollup()
+        tracer = configured_tracer()
+        self.spans = AttemptSpans(tracer) if tracer is not None else None
+        self.server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ the hooks' work
+
+    def started(self, execution: Execution) -> None:
+        self.metrics.started(execution.job)
+        if self.spans is not None:
+            self.spans.started(execution)
+
+    def finished(self, execution: Execution) -> None:
+        job = execution.job
+        outcome = execution.outcome
+        status = outcome.status if outcome is not None else "failed"
+        self.metrics.finished(job, status, execution.duration)
+        self.rollup.add(job, status, execution.duration)
+        if self.spans is not None:
+            self.spans.finished(execution)
+
+    # ------------------------------------------------------------------ the endpoint
+
+    def serve(self, host: str, port: int) -> None:
+        """Serve :attr:`registry` at ``http://host:port/metrics`` from a thread of its own."""
+        try:
+            self.server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--metrics-port {port}: cannot serve metrics on {host}:{port} ({exc.strerror})"
+            ) from None
+        log.info("metrics at http://%s:%d/metrics", host, self.server.server_port)
+
+    def stop_serving(self) -> None:
+        if self.server is not None:
+            server, self.server = self.server, None
+            server.shutdown()
+            server.server_close()
+
+    # ------------------------------------------------------------------ the service
+
+    async def run(self) -> None:
+        writer = RollupWriter(self.rollup, Store(self.context.pool))
+        try:
+            await writer.run()
+        finally:
+            if self.spans is not None:
+                self.spans.close_all()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.stop_serving)
+
+
+def setup(context: ProcessContext) -> list[Callable[[], Awaitable[Any]]]:
+    """Build the process's metrics (see the module docstring); return the service."""
+    state = ProcessMetrics(context)
+    options = context.settings.plugin_options
+    port = options.get("metrics_port")
+    if port is not None:
+        state.serve(str(options.get("metrics_host") or "0.0.0.0"), int(port))
+    context.state[STATE_KEY] = state
+    return [state.run]

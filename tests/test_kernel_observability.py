@@ -1,0 +1,149 @@
+"""The kernel facilities observability plugins use: the ``job_headers`` hook and the
+``headers`` column, the ``start_options`` hook, and the live numbers of ``context.stats``."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from workers_basic import Fails, Noop
+
+from toro_core import ConfigurationError, hookimpl
+from toro_core.cli import build_parser
+from toro_core.plugin import ProcessStats
+from toro_core.testing import as_default, rows, scalar
+
+
+class Headers:
+    def __init__(self, **values: object) -> None:
+        self.values = values
+        self.calls = 0
+
+    @hookimpl
+    def job_headers(self, worker_class):
+        self.calls += 1
+        return dict(self.values)
+
+
+def test_headers_are_stored_in_bulk_too_and_the_first_plugin_wins(make_app, toro_db):
+    first, second = Headers(a="1", shared="first"), Headers(b="2", shared="second")
+    with as_default(make_app(plugins=[first, second])):
+        Noop.perform_async()
+        Noop.perform_bulk([(), (), ()])
+    assert first.calls == second.calls == 2  # once per enqueue call
+    stored = [h for (h,) in rows(toro_db, "SELECT headers FROM toro_jobs ORDER BY id")]
+    assert stored == [{"a": "1", "b": "2", "shared": "first"}] * 4
+
+
+def test_no_implementation_no_call_and_no_headers(make_app, toro_db):
+    with as_default(make_app()) as app:
+        assert not app.has("job_headers")
+        Noop.perform_async()
+    assert rows(toro_db, "SELECT headers FROM toro_jobs") == [(None,)]
+
+
+def test_headers_must_be_strings_and_nothing_is_written_otherwise(make_app, toro_db):
+    with as_default(make_app(plugins=[Headers(count=3)])):
+        with pytest.raises(TypeError, match="header 'count' of Noop is a int"):
+            Noop.perform_async()
+        with pytest.raises(TypeError, match="header names and values are strings"):
+            Noop.perform_bulk([()])
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+
+class Observe:
+    """Records each attempt's job and the process context."""
+
+    def __init__(self) -> None:
+        self.jobs = []
+        self.context = None
+
+    @hookimpl
+    def worker_services(self, context):
+        self.context = context
+        return []
+
+    @hookimpl
+    def job_started(self, execution):
+        self.jobs.append(execution.job)
+
+
+def test_claimed_jobs_carry_their_headers_and_stats_count(make_app, toro_db):
+    observer = Observe()
+    app = make_app(plugins=[Headers(traceparent="00-abc"), observer])
+    assert ProcessStats().as_dict() == dict.fromkeys(ProcessStats().as_dict(), 0)
+
+    async def main() -> None:
+        await app.aclient.enqueue_bulk(Noop, [(), ()])
+        await app.aclient.enqueue(Fails, ["x"])
+        async with app.worker(concurrency=4) as worker:
+            with anyio.fail_after(20):
+                while observer.context is None or observer.context.stats.outcomes_written < 3:
+                    await anyio.sleep(0.02)
+            stats = observer.context.stats
+            assert worker.ready.is_set()
+            assert (stats.concurrency, stats.busy, stats.pending_outcomes) == (4, 0, 0)
+            assert (stats.claimed, stats.outcomes_written, stats.outcomes_refused) == (3, 3, 0)
+            assert (stats.claim_errors, stats.reconnects) == (0, 0)
+            assert stats.as_dict()["claimed"] == 3
+        await app.aclose()
+
+    anyio.run(main, backend="asyncio")
+    assert [job.headers for job in observer.jobs] == [{"traceparent": "00-abc"}] * 3
+
+
+class Option:
+    def __init__(self, *flags: str) -> None:
+        self.flags = flags
+
+    @hookimpl
+    def start_options(self, options):
+        for flag in self.flags:
+            options.add(flag, type=int, default=7, help="a plugin's number")
+
+
+def start_args(app, argv, monkeypatch, **env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return build_parser(app).parse_args(["start", *argv])
+
+
+def test_plugin_start_options_read_flag_variable_and_default(make_app, monkeypatch):
+    app = make_app(plugins=[Option("--my-number")])
+    args = start_args(app, [], monkeypatch)
+    assert args.plugin_options == ("my_number",) and args.my_number == 7
+    args = start_args(app, [], monkeypatch, TORO_MY_NUMBER="12")
+    assert args.my_number == 12
+    args = start_args(app, ["--my-number", "13"], monkeypatch, TORO_MY_NUMBER="12")
+    assert args.my_number == 13
+
+
+def test_plugin_start_options_are_in_the_help(make_app, capsys):
+    with pytest.raises(SystemExit):
+        build_parser(make_app(plugins=[Option("--my-number")])).parse_args(["start", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "options of plugins: --my-number MY_NUMBER a plugin's number ($TORO_MY_NUMBER, 7)" in text
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--queue", "conflicting option string"),
+        ("--concurrency", "the name 'concurrency' is taken"),
+        ("--modules", "the name 'modules' is taken"),
+        ("-m", "a long flag"),
+        ("--Bad_Name", "a long flag"),
+    ],
+)
+def test_bad_plugin_start_options_are_errors_naming_them(make_app, flag, message):
+    with pytest.raises(ConfigurationError, match=message):
+        build_parser(make_app(plugins=[Option(flag)]))
+
+
+def test_a_bad_plugin_option_value_is_a_usage_error(make_app, monkeypatch, capsys):
+    app = make_app(plugins=[Option("--my-number")])
+    with pytest.raises(SystemExit) as exit_info:
+        start_args(app, ["--my-number", "many"], monkeypatch)
+    assert exit_info.value.code == 2
+    assert "argument --my-number: invalid int value: 'many'" in capsys.readouterr().err
