@@ -1,9 +1,17 @@
-"""JSON checks for job arguments and properties.
+"""JSON checks for job arguments and properties, and the guarded decoding of claimed rows.
 
 Arguments are stored as a ``jsonb`` array, so only JSON values are accepted: ``None``, ``bool``,
-``int``, finite ``float``, ``str``, lists and tuples of them, and dicts with ``str`` keys. The
-check runs before anything is written and names the offending argument and where inside it the
-bad value sits.
+``int``, finite ``float``, ``str``, lists and tuples of them, and dicts with ``str`` keys. Two
+limits keep every value readable by any worker process:
+
+* lists and dicts nest at most :data:`MAX_DEPTH` (100) levels inside one argument, keyword
+  argument or property (a list argument is one level, a list inside it two);
+* integers have at most :data:`MAX_INT_DIGITS` (4,300) decimal digits, the most Python reads
+  back from text by default (pass larger numbers as strings).
+
+The check runs before anything is written and names the offending argument and where inside it
+the bad value sits. On the way back, :func:`decode_document` reads a column's JSON text and
+refuses, with a reason, what breaks those limits (a row written by other means than toro).
 """
 
 from __future__ import annotations
@@ -13,33 +21,61 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-_SCALARS = (str, int, bool, type(None))
+#: The deepest lists and dicts may nest inside one argument, keyword argument or property.
+MAX_DEPTH = 100
+#: The most decimal digits an integer in job data may have (Python's default limit for
+#: reading an integer from text, ``sys.int_info.default_max_str_digits``).
+MAX_INT_DIGITS = 4300
+_INT_BOUND = 10**MAX_INT_DIGITS
+#: JSON text this short cannot break either limit (a depth over MAX_DEPTH takes more brackets).
+_SHORT = 2 * MAX_DEPTH
+
+_SCALARS = (str, bool, type(None))
 _FLAT = frozenset((str, int, bool, type(None), float))
 
 
 def _find_problem(value: Any, path: str) -> str | None:
-    """Describe the first non-JSON value inside ``value``, or return ``None``."""
-    if isinstance(value, _SCALARS):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"{path} is {value!r}, which JSON cannot hold"
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            problem = _find_problem(item, f"{path}[{index}]")
-            if problem:
-                return problem
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
+    """Describe the first value inside ``value`` that is not JSON or breaks a limit, or
+    return ``None``. Iterative, so any nesting is described rather than overflowing the stack.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, _SCALARS):
+            continue
+        if isinstance(item, int):
+            if not -_INT_BOUND < item < _INT_BOUND:
                 return (
-                    f"{path} has a key {key!r} of type {type(key).__name__}; JSON keys are strings"
+                    f"{where} is an integer of more than {MAX_INT_DIGITS} digits, the most job "
+                    "data may hold (pass it as a string)"
                 )
-            problem = _find_problem(item, f"{path}[{key!r}]")
-            if problem:
-                return problem
-        return None
-    return f"{path} is a {type(value).__module__}.{type(value).__qualname__}, not a JSON value"
+            continue
+        if isinstance(item, float):
+            if math.isfinite(item):
+                continue
+            return f"{where} is {item!r}, which JSON cannot hold"
+        if isinstance(item, (list, tuple, dict)):
+            if depth >= MAX_DEPTH:
+                return (
+                    f"{path} nests lists and dicts more than {MAX_DEPTH} levels deep, the most "
+                    "job data may nest"
+                )
+            children: list[tuple[Any, str, int]] = []
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        # Reported at once: it comes before anything inside its value.
+                        return (
+                            f"{where} has a key {key!r} of type {type(key).__name__}; "
+                            "JSON keys are strings"
+                        )
+                    children.append((child, f"{where}[{key!r}]", depth + 1))
+            else:
+                children = [(c, f"{where}[{i}]", depth + 1) for i, c in enumerate(item)]
+            stack.extend(reversed(children))
+            continue
+        return f"{where} is a {type(item).__module__}.{type(item).__qualname__}, not a JSON value"
+    return None
 
 
 def dumps(value: Any) -> str:
@@ -47,16 +83,31 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _try_dumps(value: Any) -> str | None:
+    """:func:`dumps`, or ``None`` when ``value`` is not JSON (or nests past the stack)."""
+    try:
+        return dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _flat(values: Any, text: str) -> bool:
+    """Whether ``values`` (already dumped to ``text``) are plain scalars within the limits."""
+    if not all(type(value) in _FLAT for value in values):
+        return False
+    return len(text) <= MAX_INT_DIGITS or all(
+        -_INT_BOUND < value < _INT_BOUND for value in values if type(value) is int
+    )
+
+
 def encode_args(args: Sequence[Any], *, owner: str) -> str:
-    """The JSON array text of ``args``; a ``TypeError`` naming the argument if one is not JSON.
+    """The JSON array text of ``args``; a ``TypeError`` naming the argument if one is not JSON
+    or breaks a limit (:data:`MAX_DEPTH`, :data:`MAX_INT_DIGITS`).
 
     ``owner`` names the call in the message, such as ``"MyWorker.perform_async"``.
     """
-    try:
-        text = dumps(list(args))
-    except (TypeError, ValueError):
-        text = None
-    if text is not None and all(type(arg) in _FLAT for arg in args):
+    text = _try_dumps(list(args))
+    if text is not None and _flat(args, text):
         return text  # the common case: flat arguments json.dumps already vetted
     for index, arg in enumerate(args):
         problem = _find_problem(arg, f"argument {index}")
@@ -68,28 +119,51 @@ def encode_args(args: Sequence[Any], *, owner: str) -> str:
 
 
 def encode_properties(properties: dict[str, Any], *, owner: str) -> str:
-    """The JSON object text of ``properties``; a ``TypeError`` naming the key if not JSON."""
-    try:
-        return dumps(properties)
-    except (TypeError, ValueError):
-        problem = _find_problem(properties, "properties") or "properties are not JSON"
-        raise TypeError(f"{owner}: {problem}") from None
+    """The JSON object text of ``properties``; a ``TypeError`` naming the key if a value is not
+    JSON or breaks a limit."""
+    text = _try_dumps(properties)
+    if (
+        text is not None
+        and _flat(properties.values(), text)
+        and all(type(key) is str for key in properties)
+    ):
+        return text
+    for key, value in properties.items():
+        problem = (
+            f"property key {key!r} is not a string"
+            if not isinstance(key, str)
+            else _find_problem(value, f"property {key!r}")
+        )
+        if problem:
+            raise TypeError(f"{owner}: {problem}; nothing was enqueued")
+    if text is None:
+        raise TypeError(f"{owner}: properties are not JSON; nothing was enqueued")
+    return text
 
 
 def check_json(value: Any, *, path: str) -> str | None:
-    """Describe why ``value`` is not JSON, or return ``None`` when it is."""
+    """Describe why ``value`` is not JSON or breaks a limit, or return ``None`` when it is
+    fine; ``path`` names it in the description (``"property 'x'"``)."""
     return _find_problem(value, path)
+
+
+def may_break_limits(text: str) -> bool:
+    """Whether JSON ``text`` may nest deeper than :data:`MAX_DEPTH` or hold an integer longer
+    than :data:`MAX_INT_DIGITS` (a cheap test on the text; ``False`` means it cannot)."""
+    if len(text) <= _SHORT:
+        return False
+    return len(text) > MAX_INT_DIGITS or text.count("[") + text.count("{") > MAX_DEPTH
 
 
 def encode_kwargs(kwargs: dict[str, Any], *, owner: str) -> str:
     """The JSON object text of ``perform``'s keyword arguments; a ``TypeError`` naming the
-    keyword if a value is not JSON (a psycopg connection gets a hint: pass it to ``set()``)."""
+    keyword if a value is not JSON or breaks a limit (a psycopg connection gets a hint: pass it
+    to ``set()``)."""
     if not kwargs:
         return "{}"
-    try:
-        return dumps(kwargs)
-    except (TypeError, ValueError):
-        pass
+    text = _try_dumps(kwargs)
+    if text is not None and _flat(kwargs.values(), text):
+        return text
     for name, value in kwargs.items():
         if type(value).__module__.startswith("psycopg"):
             raise TypeError(
@@ -100,7 +174,54 @@ def encode_kwargs(kwargs: dict[str, Any], *, owner: str) -> str:
         problem = _find_problem(value, f"keyword argument {name!r}")
         if problem:
             raise TypeError(f"{owner}: {problem}; nothing was enqueued")
-    raise TypeError(f"{owner}: keyword arguments are not JSON; nothing was enqueued")
+    if text is None:
+        raise TypeError(f"{owner}: keyword arguments are not JSON; nothing was enqueued")
+    return text
+
+
+class UndecodableError(ValueError):
+    """A JSON document read from the database breaks toro's limits or cannot be read."""
+
+
+def decode_document(text: str | None, kind: type[list[Any]] | type[dict[str, Any]]) -> Any:
+    """Read one column's JSON text (``kind`` is ``list`` for args, ``dict`` for kwargs and
+    properties; ``None`` reads as an empty one).
+
+    Raises :class:`UndecodableError` with a short reason for what a worker could not use:
+    nesting deeper than :data:`MAX_DEPTH` inside the document, an integer too long for
+    Python to read, or a value of the wrong kind.
+    """
+    if text is None:
+        return kind()
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise UndecodableError(_too_deep()) from None
+    except ValueError as exc:
+        raise UndecodableError(str(exc)) from None
+    if not isinstance(value, kind):
+        raise UndecodableError(f"a JSON {type(value).__name__}, not {kind.__name__}")
+    if may_break_limits(text) and _depth_over(value, MAX_DEPTH + 1):
+        raise UndecodableError(_too_deep())
+    return value
+
+
+def _too_deep() -> str:
+    return f"lists and dicts nested more than {MAX_DEPTH} levels deep"
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest more than ``limit`` levels in ``value`` (iterative)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, (list, dict)):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def arguments_digest(args: Sequence[Any], kwargs: dict[str, Any]) -> str:

@@ -112,3 +112,18 @@ def _text(value: object) -> str | None:
 
 class PluginError(ToroError):
     """A plugin could not be loaded or broke the hook contract."""
+
+
+class JobUndecodable(ToroError):
+    """The job's row holds arguments or properties no worker can read (nested too deep, an
+    integer too long); it fails without running."""
+
+
+class JobExited(ToroError):
+    """The job raised SystemExit or KeyboardInterrupt (``sys.exit()``); it fails, and the worker
+    process goes on."""
+
+
+class WorkerDied(ToroError):
+    """The job's worker process died while running it too many times (a crash, a kill, the OOM
+    killer); it is not run again. See ``toro-core start --max-recoveries``."""

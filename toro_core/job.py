@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from toro_core.encoding import UndecodableError, decode_document
+
 #: The columns every query that builds a Job selects, in this order.
 JOB_COLUMNS = (
     "id",
@@ -30,6 +32,13 @@ JOB_COLUMNS = (
     "holds_slots",
     "result",
     "headers",
+)
+#: The JSON columns of a job and the kind of document each holds.
+_DOCUMENTS: tuple[tuple[str, type[Any]], ...] = (
+    ("args", list),
+    ("kwargs", dict),
+    ("properties", dict),
+    ("headers", dict),
 )
 #: How many of :data:`JOB_COLUMNS` every row must have.
 _REQUIRED = JOB_COLUMNS.index("kwargs")
@@ -86,6 +95,10 @@ class Job:
     #: Set on the Job an enqueue returns when a unique job with the same key already waited
     #: or ran: no row was written, this is the existing job.
     duplicate: bool = dataclasses.field(default=False, compare=False)
+    #: Set on a claimed job whose row could not be read back (arguments or properties nested
+    #: too deep, an integer too long): why. Its ``args``, ``kwargs`` and ``properties`` are
+    #: then empty, and the worker fails it without running it.
+    undecodable: str | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
@@ -96,6 +109,23 @@ class Job:
         if values.get("headers", {}) is None:  # NULL: no plugin set any
             del values["headers"]
         return cls(**values)
+
+    @classmethod
+    def from_json_row(cls, row: Mapping[str, Any]) -> Job:
+        """:meth:`from_row` for a row whose ``args``, ``kwargs``, ``properties`` and ``headers``
+        are JSON text (the claim's): each is read with the limits of :mod:`toro_core.encoding`,
+        so a row no worker could use becomes a job with :attr:`undecodable` set, never an
+        error."""
+        values = dict(row)
+        problems = []
+        for column, kind in _DOCUMENTS:
+            try:
+                values[column] = decode_document(row.get(column), kind)
+            except UndecodableError as exc:
+                values[column] = kind()
+                problems.append(f"{column}: {exc}")
+        job = cls.from_row(values)
+        return job.evolve(undecodable="; ".join(problems)) if problems else job
 
     def evolve(self, **changes: Any) -> Job:
         """Return a copy with ``changes`` applied."""

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from toro_core.encoding import check_json, dumps
+from toro_core.encoding import check_json, dumps, may_break_limits
 from toro_core.errors import StatementError
+from toro_core.printable import printable
 from toro_core.runtime.retry import TRANSIENT, Retry
 from toro_core.store import PendingOutcome
 
@@ -60,7 +61,9 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
     properties = execution.properties
     try:
         patch = dumps(properties) if properties else "{}"
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
+        patch = None
+    if patch is None or (may_break_limits(patch) and _limits_broken(properties)):
         clean: dict[str, Any] = {}
         rejected: dict[str, str] = {}
         for key, value in properties.items():
@@ -71,7 +74,9 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
                 rejected[str(key)] = problem or f"property key {key!r} is not a string"
         clean["properties:rejected"] = rejected
         log.error(
-            "job %s: properties not stored: %s", execution.job.id, "; ".join(rejected.values())
+            "job %s: properties not stored: %s",
+            execution.job.id,
+            printable("; ".join(rejected.values())),
         )
         patch = dumps(clean)
     return PendingOutcome(
@@ -84,6 +89,11 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
         patch=patch,
         result=result,
     )
+
+
+def _limits_broken(properties: dict[str, Any]) -> bool:
+    """Whether a property value nests too deep or holds too long an integer."""
+    return any(check_json(value, path="") for value in properties.values())
 
 
 def some_ids(ids: list[int], shown: int = 20) -> str:
@@ -177,7 +187,10 @@ class OutcomeWriter:
             # Not an outage: the data itself was refused (a user's expression index that cannot
             # cast a property, a constraint). Find the culprits one by one so the batch's
             # other jobs are written, and never let a bad value stop the process.
-            log.error("writing a batch of outcomes failed (%s); writing them one by one", exc)
+            log.error(
+                "writing a batch of outcomes failed (%s); writing them one by one",
+                printable(exc),
+            )
             accepted = set()
             for item in items:
                 accepted |= await self._write_alone(owner, item)
@@ -214,7 +227,7 @@ class OutcomeWriter:
             "job %s: the database refused its outcome (%s); storing it without its properties "
             "and result",
             item.id,
-            reason,
+            printable(reason),
         )
         rejected: dict[str, Any] = {"properties:rejected": {"*": reason}}
         if item.result is not None:
@@ -233,7 +246,7 @@ class OutcomeWriter:
             try:
                 return await self.store.finish(owner, [fallback])
             except StatementError as exc:
-                log.error("job %s: outcome refused again: %s", item.id, exc)
+                log.error("job %s: outcome refused again: %s", item.id, printable(exc))
         return set()  # nothing could be written: the job stays with its holder for recovery
 
     async def _written_before(self, items: list[PendingOutcome]) -> set[int]:

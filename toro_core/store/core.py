@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg.types.json import Jsonb
 
@@ -45,6 +45,17 @@ class PendingOutcome:
         """No properties to merge, no new due time and no result: written by the lighter
         statement."""
         return self.patch == "{}" and self.scheduled_at is None and self.result is None
+
+
+class Recovery(NamedTuple):
+    """What one run of :meth:`CoreStore.recover` did."""
+
+    #: Processes declared dead (removed from the registry).
+    dead_processes: int
+    #: Jobs put back to queued (or cancelled, when a cancel was asked).
+    recovered_jobs: int
+    #: Jobs failed instead: their worker died under them ``max_recoveries`` times.
+    failed_ids: list[int]
 
 
 class CoreStore(Store):
@@ -124,7 +135,11 @@ class CoreStore(Store):
         """Claim up to ``limit`` queued jobs of ``queues`` after the keyset cursor ``after``
         (``(-priority, id)``), of queues not paused, within their limits (limited jobs that
         cannot run now are parked, see the SQL); return them in claim order (highest priority
-        first, then oldest)."""
+        first, then oldest).
+
+        Each job's JSON is read on its own (:meth:`Job.from_json_row`): a row that cannot be
+        read comes back with ``undecodable`` set, for the executor to fail, and never breaks
+        the claim of the others."""
         rows = await self.fetch_all(
             query("claim_jobs"),
             {
@@ -137,7 +152,7 @@ class CoreStore(Store):
                 "started_by": started_by,
             },
         )
-        jobs = [Job.from_row(row) for row in rows]
+        jobs = [Job.from_json_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.id))
         return jobs
 
@@ -336,11 +351,18 @@ class CoreStore(Store):
     async def deregister_process(self, process_id: str) -> None:
         await self.execute(query("deregister_process"), {"id": process_id})
 
-    async def recover(self, dead_after: float) -> tuple[int, int]:
+    async def recover(self, dead_after: float, max_recoveries: int) -> Recovery:
         """Remove processes silent for ``dead_after`` seconds and requeue the running jobs no
-        live process holds; return ``(dead processes, recovered jobs)``."""
-        row = await self.fetch_one(query("recover_jobs"), {"dead_after": dead_after})
-        return (int(row["dead_processes"]), int(row["recovered_jobs"])) if row else (0, 0)
+        live process holds; those whose worker died under them ``max_recoveries`` times end
+        failed instead."""
+        row = await self.fetch_one(
+            query("recover_jobs"), {"dead_after": dead_after, "max_recoveries": max_recoveries}
+        )
+        if row is None:
+            return Recovery(0, 0, [])
+        return Recovery(
+            int(row["dead_processes"]), int(row["recovered_jobs"]), list(row["failed_ids"])
+        )
 
 
 class CoreSyncStore(SyncStore):

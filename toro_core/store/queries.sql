@@ -111,6 +111,8 @@ SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDE
 --   the others: 'blocked' until a slot of its limit frees (the promoter queues it again), or
 --   'scheduled' for when its rate has room. Jobs without limits skip all of this.
 -- * Nothing is claimed when the process is no longer registered (it was declared dead).
+-- * args, kwargs and properties come back as JSON text: the worker reads each job's on its
+--   own, so one row it cannot read fails alone instead of failing the whole batch.
 WITH served AS (
     SELECT q.name, (l.key IS NOT NULL) AS limited
       FROM unnest(%(queues)s::text[]) AS q(name)
@@ -224,10 +226,11 @@ UPDATE toro_jobs AS t
        holds_slots = t.id IN (SELECT job_id FROM taken)
   FROM chosen
  WHERE t.id = chosen.id
-RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
-          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
-          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at, t.limit_key,
-          t.holds_slots, t.headers;
+RETURNING t.id, t.queue, t.class_name, t.args::text AS args, t.name, t.created_at,
+          t.scheduled_at, t.started_at, t.finished_at, t.status, t.started_by,
+          t.properties::text AS properties, t.attempt, t.kwargs::text AS kwargs, t.priority,
+          t.unique_key, t.cancel_requested_at, t.limit_key, t.holds_slots,
+          t.headers::text AS headers;
 
 -- name: finish_jobs_plain
 -- finish_jobs for the common case: outcomes of one status with no properties to merge, no
@@ -324,42 +327,79 @@ DELETE FROM toro_processes WHERE id = %(id)s;
 -- name: recover_jobs
 -- Removes processes whose heartbeat is older than %(dead_after)s seconds and puts every
 -- running job that no live process holds back to queued (cancelled, when a cancel was asked),
--- keeping its attempt count and recording when and from which process it was recovered. Safe to run from many processes:
--- row locks let one of them requeue each job. A job whose holder is simply missing (removed
--- by an earlier run while it was claiming, or gone after a clean exit that could not write
+-- keeping its attempt count and recording when and from which process it was recovered:
+-- "recovered:count" counts the processes that died under it, "recovered:processes" lists
+-- their started_by. A job whose worker died under it %(max_recoveries)s times (this one
+-- included) is not queued again: it ends failed, with an error naming those processes (a job
+-- that crashes or exhausts its worker would otherwise kill every worker in turn, forever).
+-- Safe to run from many processes: the candidates are locked first (and re-read once free),
+-- so one of them recovers each job. A job whose holder is simply missing (removed by an
+-- earlier run while it was claiming, or gone after a clean exit that could not write
 -- everything) must have started before this statement: a job claimed meanwhile by a process
 -- registered after this statement's snapshot would otherwise look orphaned when a concurrent
--- recovery makes PostgreSQL re-check the row.
+-- recovery makes PostgreSQL re-check the row. A count that is not a small whole number (a row
+-- written by other means) reads as 0.
 WITH dead AS (
     DELETE FROM toro_processes
      WHERE heartbeat_at < now() - make_interval(secs => %(dead_after)s)
     RETURNING id
-), requeued AS (
-    UPDATE toro_jobs AS j
-       SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
-           finished_at = CASE WHEN j.cancel_requested_at IS NULL THEN NULL ELSE now() END,
-           locked_by = NULL,
-           properties = j.properties || jsonb_build_object(
-               'recovered:at', now(),
-               'recovered:from', j.started_by,
-               'recovered:count', COALESCE((j.properties ->> 'recovered:count')::int, 0) + 1)
+), candidates AS (
+    SELECT j.id,
+           CASE WHEN j.properties ->> 'recovered:count' ~ '^[0-9]{1,6}$'
+                THEN (j.properties ->> 'recovered:count')::int ELSE 0 END + 1 AS deaths,
+           CASE WHEN jsonb_typeof(j.properties -> 'recovered:processes') = 'array'
+                THEN j.properties -> 'recovered:processes' ELSE '[]'::jsonb END
+           || to_jsonb(COALESCE(j.started_by, '?')) AS processes
+      FROM toro_jobs AS j
      WHERE j.status = 'running'
        AND (j.locked_by IN (SELECT id FROM dead)
             OR (j.started_at < now() - interval '1 second'
                 AND NOT EXISTS (SELECT 1 FROM toro_processes AS p WHERE p.id = j.locked_by)))
-    RETURNING j.id, j.queue
+     ORDER BY j.id
+       FOR UPDATE OF j
+), recovered AS (
+    UPDATE toro_jobs AS j
+       SET status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                         WHEN n.deaths >= %(max_recoveries)s THEN 'failed'
+                         ELSE 'queued' END,
+           finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL
+                                OR n.deaths >= %(max_recoveries)s THEN now() END,
+           locked_by = NULL,
+           properties = j.properties || jsonb_build_object(
+               'recovered:at', now(),
+               'recovered:from', j.started_by,
+               'recovered:count', n.deaths,
+               'recovered:processes', n.processes)
+               || CASE WHEN j.cancel_requested_at IS NULL AND n.deaths >= %(max_recoveries)s
+                       THEN jsonb_build_object(
+                           'error:class', 'toro_core.errors.WorkerDied',
+                           'error:message',
+                               'the job killed its worker process ' || n.deaths || ' times ('
+                               || (SELECT string_agg(p, ', ')
+                                     FROM jsonb_array_elements_text(n.processes) AS p)
+                               || '); it is not run again (its process crashed, was killed '
+                               || 'or was declared dead while it ran; see --max-recoveries)',
+                           'error:backtrace', '')
+                       ELSE '{}'::jsonb END
+      FROM candidates AS n
+     WHERE j.id = n.id
+    RETURNING j.id, j.queue, j.status
 ), woken AS (
-    SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM requeued) AS q
+    SELECT pg_notify('toro_jobs', queue)
+      FROM (SELECT DISTINCT queue FROM recovered WHERE status = 'queued') AS q
 )
 SELECT (SELECT count(*) FROM dead) AS dead_processes,
-       (SELECT count(*) FROM requeued) AS recovered_jobs,
-       (SELECT count(*) FROM woken) AS woken_queues;
+       (SELECT count(*) FROM recovered WHERE status <> 'failed') AS recovered_jobs,
+       (SELECT count(*) FROM woken) AS woken_queues,
+       (SELECT COALESCE(array_agg(id ORDER BY id), '{}') FROM recovered
+         WHERE status = 'failed') AS failed_ids;
 
 -- name: release_unknown_jobs
 -- Puts back to queued the jobs the database says process %(owner)s holds but the process does
 -- not know of (%(known)s are the ids it is running or has outcomes for): a claim that
 -- committed while its answer was lost to a broken connection, or an outcome lost by a
 -- database crash with synchronous_commit off. Run by the process itself, between claims.
+-- No process died, so "recovered:count" (what --max-recoveries counts) is left as it is.
 WITH released AS (
     UPDATE toro_jobs AS j
        SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
@@ -367,8 +407,7 @@ WITH released AS (
            locked_by = NULL,
            properties = j.properties || jsonb_build_object(
                'recovered:at', now(),
-               'recovered:from', j.started_by,
-               'recovered:count', COALESCE((j.properties ->> 'recovered:count')::int, 0) + 1)
+               'recovered:from', j.started_by)
      WHERE j.locked_by = %(owner)s AND j.status = 'running' AND j.id <> ALL(%(known)s::bigint[])
     RETURNING j.id, j.queue
 ), woken AS (
