@@ -98,8 +98,9 @@ class Toro:
         from toro_core.runtime import embedded_worker
         from toro_core.settings import WorkerSettings
 
-        if "queues" in options:
-            options["queues"] = tuple(options["queues"])
+        for name in ("queues", "allow_import"):
+            if name in options and not isinstance(options[name], str):
+                options[name] = tuple(options[name])
         return embedded_worker(self, WorkerSettings(**options), signals=signals)
 
     def register(self, plugin: object, name: str | None = None) -> None:

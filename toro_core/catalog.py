@@ -1,9 +1,15 @@
-"""Finding worker classes by the ``class_name`` stored in a job row."""
+"""Finding worker classes by the ``class_name`` stored in a job row.
+
+Every ``Worker`` subclass registers itself here as it is defined; a job runs only a class
+found here or in a module already imported (see :func:`resolve`): a row never chooses what a
+worker process imports.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from toro_core.errors import UnknownWorkerError
@@ -34,47 +40,81 @@ def loaded() -> list[type[Worker]]:
     return [_WORKERS[name] for name in sorted(_WORKERS)]
 
 
-def resolve(class_name: str, *, importing: bool = True) -> type[Worker]:
-    """The worker class a job names; imports its module when it is not loaded yet (unless
-    ``importing`` is false: then only classes already defined are found).
+def resolve(class_name: str, allow_import: Sequence[str] = ()) -> type[Worker]:
+    """The worker class a job names, among the classes loaded in this process.
 
-    Only ``Worker`` subclasses are returned; anything else is an ``UnknownWorkerError`` that
-    says why, so a job naming a missing or wrong class fails with a readable reason.
+    A job runs only a ``Worker`` subclass that is already defined here: by the modules the
+    worker process was told to load (``-r``) and whatever they import, by the plugins, or (for
+    an embedded worker) by the application. A job naming anything else fails with an
+    :class:`UnknownWorkerError` that says which: the module is not loaded, the module has no
+    such class, or the object is not a Worker subclass. A row never makes a worker import a
+    module, except one inside a package of ``allow_import`` (``--allow-import``), which is
+    imported on first use (with its parent packages).
     """
-    from toro_core.worker import Worker
-
     found = _WORKERS.get(class_name)
     if found is not None:
         return found
-    if not importing:
-        raise UnknownWorkerError(
-            f"no worker class {class_name!r} is defined in this process, and this worker "
-            "imports no module a job names"
-        )
-    candidate = None
-    # Try the longest importable module prefix, then walk attributes (nested classes).
     parts = class_name.split(".")
+    if allow_import and _import_allowed(class_name, parts, allow_import):
+        found = _WORKERS.get(class_name)
+        if found is not None:
+            return found
+    return _look_up_loaded(class_name, parts)
+
+
+def _import_allowed(class_name: str, parts: list[str], allow_import: Sequence[str]) -> bool:
+    """Import the longest prefix of ``class_name`` inside an allowed package; whether one was."""
     for split in range(len(parts) - 1, 0, -1):
-        module_name, attribute_path = ".".join(parts[:split]), parts[split:]
-        try:
-            obj: object = importlib.import_module(module_name)
-        except ImportError:
+        module_name = ".".join(parts[:split])
+        if not any(module_name == p or module_name.startswith(p + ".") for p in allow_import):
             continue
-        except Exception as exc:
+        try:
+            importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
+                continue  # this prefix is not a module: try a shorter one
             raise UnknownWorkerError(
                 f"worker class {class_name!r}: importing {module_name!r} failed: {exc!r}"
             ) from exc
-        for attribute in attribute_path:
-            obj = getattr(obj, attribute, None)
+        except BaseException as exc:
+            raise UnknownWorkerError(
+                f"worker class {class_name!r}: importing {module_name!r} failed: {exc!r}"
+            ) from exc
+        return True
+    return False
+
+
+def _look_up_loaded(class_name: str, parts: list[str]) -> type[Worker]:
+    """Find ``class_name`` among the modules already imported, importing nothing and reading
+    attributes statically (no module ``__getattr__``, no descriptors)."""
+    from toro_core.worker import Worker
+
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        obj: object = sys.modules.get(module_name)
+        if obj is None:
+            continue
+        rest = parts[split:]
+        for depth, attribute in enumerate(rest):
+            namespace = getattr(obj, "__dict__", None)
+            obj = namespace.get(attribute) if isinstance(namespace, Mapping) else None
             if obj is None:
-                break
-        candidate = obj
+                package = "__path__" in vars(sys.modules[module_name])
+                if depth == 0 and len(rest) > 1 and package:
+                    break  # ``package.module.Class`` whose module was never imported
+                raise UnknownWorkerError(
+                    f"worker class {class_name!r}: module {module_name!r} has no class "
+                    f"{'.'.join(rest)!r}"
+                )
+        else:
+            if isinstance(obj, type) and issubclass(obj, Worker):
+                return obj
+            raise UnknownWorkerError(f"{class_name!r} is not a toro Worker subclass")
         break
-    if candidate is None:
-        raise UnknownWorkerError(
-            f"no worker class {class_name!r} is loaded in this process and its module cannot "
-            "be imported (start the worker with -r <module> or put it on PYTHONPATH)"
-        )
-    if not (isinstance(candidate, type) and issubclass(candidate, Worker)):
-        raise UnknownWorkerError(f"{class_name!r} is not a toro Worker subclass")
-    return candidate
+    module_name = ".".join(parts[:-1]) or class_name
+    raise UnknownWorkerError(
+        f"worker class {class_name!r}: module {module_name!r} is not loaded in this worker "
+        "process, and a job cannot make a worker import a module (start the worker with "
+        f"-r {module_name} or --allow-import {parts[0]}; an embedded worker runs the classes "
+        "its application imported)"
+    )

@@ -46,6 +46,8 @@ What is here, by use:
 * jobs: :func:`app_of`, :func:`job_params` (check and encode a job without inserting it),
   :func:`worker_classes`, :func:`error_properties`;
 * JSON: :func:`dumps`, :func:`check_json`, :func:`encode_args`;
+* log lines: :func:`printable` (job data with control characters escaped, cut to a length),
+  :func:`safe_str` (``str()`` of an exception whose ``__str__`` may raise);
 * time: :func:`utcnow`, :func:`as_utc`, :func:`interval_seconds`;
 * the command line (``cli_commands``): :func:`common_options`, :func:`env_list`,
   :func:`import_modules`; options of ``toro-core start`` (``start_options``):
@@ -65,6 +67,7 @@ from toro_core.client import job_params
 from toro_core.embedded import default_data_dir as embedded_data_dir
 from toro_core.embedded import start as start_embedded_server
 from toro_core.encoding import check_json, dumps, encode_args
+from toro_core.printable import printable, safe_str
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import error_properties
 from toro_core.runtime.retry import TRANSIENT, Retry, until_done
@@ -122,7 +125,9 @@ __all__ = [
     "interval_seconds",
     "job_params",
     "load_queries",
+    "printable",
     "run_worker",
+    "safe_str",
     "start_embedded_server",
     "until_done",
     "utcnow",

@@ -54,11 +54,13 @@ class WorkerSettings:
     #: jobs one round promotes.
     promote_interval: float = 0.25
     promote_batch: int = 1000
-    #: When a job names a worker class not defined in the process yet, import its module
-    #: (``toro-core start``'s habit). ``False``: only classes already defined run; a job naming
-    #: another fails without anything being imported (toro-django's worker: a row never
-    #: chooses which module a worker imports).
-    import_workers: bool = True
+    #: How many times a job may lose its worker process while it runs (a crash, a kill, the
+    #: OOM killer, a process declared dead) before recovery ends it ``failed`` instead of
+    #: queueing it again; the recovering process's own setting applies.
+    max_recoveries: int = 3
+    #: Packages whose modules a job may cause this process to import on first use (besides
+    #: what it loaded already: ``-r`` modules and their imports, plugins, the application).
+    allow_import: tuple[str, ...] = ()
     #: Values of the options plugins add to ``toro-core start`` (the ``start_options`` hook),
     #: by name (``{"metrics_port": 9100}``); an embedded worker passes them itself.
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -78,7 +80,13 @@ class WorkerSettings:
         for queue in self.queues:
             if not isinstance(queue, str) or not queue.strip():
                 raise ConfigurationError(f"queue names must be non-empty (got {queue!r})")
-        for name in ("batch_size", "flush_size", "max_pending_outcomes", "promote_batch"):
+        for name in (
+            "batch_size",
+            "flush_size",
+            "max_pending_outcomes",
+            "promote_batch",
+            "max_recoveries",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1 (got {getattr(self, name)})")
         for name in ("poll_interval", "heartbeat_interval", "flush_interval", "promote_interval"):
@@ -87,8 +95,18 @@ class WorkerSettings:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
         if not 0 <= self.shutdown_timeout < float("inf"):
             raise ConfigurationError("shutdown_timeout must be 0 or more seconds")
+        if not self.dead_after < float("inf"):
+            raise ConfigurationError("dead_after must be a finite number of seconds")
         if self.dead_after <= self.heartbeat_interval * 2:
             raise ConfigurationError(
-                "dead_after must be more than twice heartbeat_interval, or live processes "
-                "would be declared dead"
+                f"dead_after ({self.dead_after:g} s, --dead-after) must be more than twice "
+                f"heartbeat_interval ({self.heartbeat_interval:g} s, --heartbeat-interval), or "
+                "live processes would be declared dead"
             )
+        for package in self.allow_import:
+            if not isinstance(package, str) or not all(
+                part.isidentifier() for part in package.split(".")
+            ):
+                raise ConfigurationError(
+                    f"allow_import names packages such as 'myapp.jobs' (got {package!r})"
+                )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from toro_core import __version__
 from toro_core.app import Toro
 from toro_core.cli import admin, jobs, queues, start
-from toro_core.cli.options import common_options, configure_logging, env
+from toro_core.cli.options import common_options, configure_logging, log_level
 from toro_core.errors import ToroError
 
 Handler = Callable[[argparse.Namespace, Toro], int]
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(app)
         args = parser.parse_args(argv)
         args.database_url = getattr(args, "database_url", None)
-        args.log_level = getattr(args, "log_level", None) or str(env("LOG_LEVEL", "INFO")).upper()
+        args.log_level = log_level(getattr(args, "log_level", None))
         configure_logging(args.log_level)
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from toro_core.cli.options import positive_int
 from toro_core.errors import ToroError
+from toro_core.printable import printable
 from toro_core.store import CoreSyncStore, connect
 
 if TYPE_CHECKING:
@@ -103,8 +104,11 @@ def cmd_list(args: argparse.Namespace, app: Toro) -> int:
         return 0
     print(f"{'id':>10}  {'status':<10} {'queue':<16} {'priority':>8}  worker / name")
     for job in jobs:
-        label = job.class_name + (f"  ({job.name})" if job.name else "")
-        print(f"{job.id:>10}  {job.status:<10} {job.queue:<16} {job.priority:>8}  {label}")
+        label = printable(job.class_name, 200) + (
+            f"  ({printable(job.name, 200)})" if job.name else ""
+        )
+        status, queue = printable(job.status, 40), printable(job.queue, 100)
+        print(f"{job.id:>10}  {status:<10} {queue:<16} {job.priority:>8}  {label}")
     return 0
 
 
@@ -121,7 +125,7 @@ def cmd_show(args: argparse.Namespace, app: Toro) -> int:
     width = max(len(key) for key in data)
     for key, value in data.items():
         shown = json.dumps(value, default=str) if isinstance(value, (dict, list)) else value
-        print(f"{key:<{width}}  {shown}")
+        print(f"{key:<{width}}  {printable(shown, 100_000)}")  # no control characters
     return 0
 
 

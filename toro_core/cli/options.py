@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from toro_core.errors import ToroError
+from toro_core.errors import ConfigurationError, ToroError
 
 
 def env(name: str, default: Any = None) -> Any:
@@ -26,6 +26,34 @@ def env_list(name: str, default: Sequence[str] = ()) -> list[str]:
     """The comma-separated values of ``$TORO_<name>``."""
     value = env(name)
     return [v.strip() for v in value.split(",") if v.strip()] if value else list(default)
+
+
+_TRUE = ("1", "on", "true", "yes")
+_FALSE = ("", "0", "off", "false", "no")
+#: The values of ``--log-level`` and ``$TORO_LOG_LEVEL``.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def env_flag(name: str) -> bool:
+    """``$TORO_<name>`` as a yes/no value (on/off, true/false, 1/0, yes/no; unset is off); a
+    :class:`~toro_core.errors.ConfigurationError` naming the variable for anything else."""
+    value = str(env(name, "")).strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ConfigurationError(f"TORO_{name} must be on or off (got {env(name)!r})")
+
+
+def log_level(option: str | None) -> str:
+    """The logging level: ``--log-level``, else ``$TORO_LOG_LEVEL``, else INFO; a
+    :class:`~toro_core.errors.ConfigurationError` for a level that does not exist."""
+    if option:
+        return option
+    value = str(env("LOG_LEVEL", "INFO")).strip().upper() or "INFO"
+    if value not in LOG_LEVELS:
+        raise ConfigurationError(
+            f"TORO_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {env('LOG_LEVEL')!r})"
+        )
+    return value
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -45,7 +73,7 @@ def common_options() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default=argparse.SUPPRESS,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        choices=LOG_LEVELS,
         type=str.upper,
         help="logging level of the 'toro' logger ($TORO_LOG_LEVEL, default INFO)",
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from toro_core.cli.options import (
     env,
+    env_flag,
     env_list,
     import_modules,
     positive_int,
@@ -53,6 +54,13 @@ NUMBERS: tuple[tuple[tuple[str, ...], Any, str, str, str], ...] = (
         "seconds between polls without notification",
     ),
     (("--batch-size",), positive_int, "BATCH_SIZE", "100", "most jobs claimed per statement"),
+    (
+        ("--max-recoveries",),
+        positive_int,
+        "MAX_RECOVERIES",
+        "3",
+        "times a job may lose its worker process (crash, kill) before it ends failed",
+    ),
 )
 
 
@@ -130,6 +138,16 @@ def add_command(sub: Any, common: argparse.ArgumentParser, app: Toro | None = No
         default=None,
         help="module that defines workers, repeatable ($TORO_REQUIRE, comma-separated)",
     )
+    start.add_argument(
+        "--allow-import",
+        dest="allow_import",
+        action="append",
+        default=None,
+        metavar="PACKAGE",
+        help="package whose modules a job may make this process import on first use, "
+        "repeatable ($TORO_ALLOW_IMPORT, comma-separated; default none: only classes from -r "
+        "modules and what they import run)",
+    )
     for flags, kind, variable, default, text in NUMBERS:
         # A string default goes through ``type`` like a typed value, so a bad TORO_* value is
         # reported by argparse as clearly as a bad flag.
@@ -142,7 +160,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser, app: Toro | None = No
     start.add_argument(
         "--synchronous-commit",
         action="store_true",
-        default=env("SYNCHRONOUS_COMMIT", "off").lower() in ("on", "1", "true"),
+        default=None,
         help="wait for the WAL flush on every claim and outcome ($TORO_SYNCHRONOUS_COMMIT, off)",
     )
     options = StartOptions(start)
@@ -164,7 +182,11 @@ def run(args: argparse.Namespace, app: Toro) -> int:
         heartbeat_interval=args.heartbeat_interval,
         dead_after=args.dead_after,
         shutdown_timeout=args.shutdown_timeout,
-        synchronous_commit=args.synchronous_commit,
+        synchronous_commit=args.synchronous_commit or env_flag("SYNCHRONOUS_COMMIT"),
+        max_recoveries=args.max_recoveries,
+        allow_import=tuple(
+            args.allow_import if args.allow_import is not None else env_list("ALLOW_IMPORT")
+        ),
         plugin_options={name: getattr(args, name) for name in args.plugin_options},
     )
     return run_worker(app, settings)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from toro_core.catalog import resolve
-from toro_core.errors import JobCancelled, JobTimeout, ToroError
+from toro_core.errors import JobCancelled, JobExited, JobTimeout, JobUndecodable, ToroError
 from toro_core.outcome import Execution, Outcome, Snooze
+from toro_core.printable import printable, safe_str
 from toro_core.timing import placement, utcnow
 
 if TYPE_CHECKING:
@@ -28,16 +29,19 @@ log = logging.getLogger("toro.job")
 
 
 def error_properties(error: BaseException) -> dict[str, Any]:
-    """The seed's ``error:*`` properties for an exception."""
-    cls = type(error)
-    name = cls.__qualname__
-    if cls.__module__ != "builtins":
-        name = f"{cls.__module__}.{name}"
+    """The seed's ``error:*`` properties for an exception (even one whose ``str()`` fails)."""
     return {
-        "error:class": name,
-        "error:message": str(error),
+        "error:class": error_class(error),
+        "error:message": safe_str(error),
         "error:backtrace": "".join(traceback.format_exception(error)),
     }
+
+
+def error_class(error: BaseException) -> str:
+    """``module.Qualified.Name`` of an exception's class (no module for builtins)."""
+    cls = type(error)
+    name = cls.__qualname__
+    return name if cls.__module__ == "builtins" else f"{cls.__module__}.{name}"
 
 
 class Executor:
@@ -48,15 +52,18 @@ class Executor:
         #: The worker process the attempts run in (``None`` when run outside one).
         self.process = process
         self.threads = anyio.CapacityLimiter(concurrency)
+        #: Packages whose modules a job may cause to be imported (``--allow-import``).
+        self.allow_import = process.settings.allow_import if process is not None else ()
         self._instances: dict[str, Worker | BaseException] = {}
 
     def worker_for(self, class_name: str) -> Worker:
-        """One worker instance per class per process; the error is cached too."""
+        """One worker instance per class per process. A class that is not loaded is looked
+        for again next time (an application may import it later); a class that is found but
+        refused (a bad option, a failing constructor) keeps its error."""
         found = self._instances.get(class_name)
         if found is None:
-            importing = self.process is None or self.process.settings.import_workers
+            cls = resolve(class_name, self.allow_import)
             try:
-                cls = resolve(class_name, importing=importing)
                 self.app.check_worker(cls)
                 found = cls()
             except (ToroError, TypeError, ValueError) as exc:
@@ -77,19 +84,24 @@ class Executor:
         control = control or AttemptControl()
         start = time.perf_counter()
         try:
+            if job.undecodable is not None:
+                raise JobUndecodable(f"the job's data cannot be read: {job.undecodable}")
             worker = self.worker_for(job.class_name)
-        except BaseException as exc:  # an unknown class fails the job, the process goes on
+        except BaseException as exc:  # an unknown class or unreadable row fails the job alone
             execution = Execution(
                 job=job, worker=None, error=exc, holder=holder, process=self.process
             )
             execution.properties.update(error_properties(exc))
             execution.outcome = Outcome.failed()
-            log.error("job %s %s cannot run: %s", job.id, job.class_name, exc)
+            log.error("job %s %s cannot run: %s", job.id, printable(job.class_name), printable(exc))
             return execution
         execution = Execution(job=job, worker=worker, holder=holder, process=self.process)
         app = self.app
         await app.lifecycle("job_started", execution)
-        log.info("job %s %s started (attempt %s)", job.id, job.class_name, job.attempt)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "job %s %s started (attempt %s)", job.id, printable(job.class_name), job.attempt
+            )
         escaped: BaseException | None = None
         try:
             managers = app.around_job(execution)
@@ -107,19 +119,25 @@ class Executor:
         await app.lifecycle("job_finished", execution)
         outcome = execution.outcome
         assert outcome is not None
-        if escaped is not None and outcome.status == "failed":
+        if not log.isEnabledFor(logging.INFO):
+            pass
+        elif escaped is not None and outcome.status == "failed":
             log.info(
                 "job %s %s %s in %.3fs: %s: %s",
                 job.id,
-                job.class_name,
+                printable(job.class_name),
                 outcome.status,
                 execution.duration,
-                type(escaped).__name__,
-                escaped,
+                printable(type(escaped).__name__),
+                printable(escaped),
             )
-        elif log.isEnabledFor(logging.INFO):
+        else:
             log.info(
-                "job %s %s %s in %.3fs", job.id, job.class_name, outcome.status, execution.duration
+                "job %s %s %s in %.3fs",
+                job.id,
+                printable(job.class_name),
+                printable(outcome.status),
+                execution.duration,
             )
         return execution
 
@@ -150,9 +168,9 @@ class Executor:
             execution.outcome = Outcome.failed() if escaped is not None else Outcome.complete()
         elif execution.outcome.status not in self.app.statuses:
             log.error(
-                "job %s: middleware chose unknown status %r; failing it",
+                "job %s: middleware chose unknown status %s; failing it",
                 job.id,
-                execution.outcome.status,
+                printable(repr(execution.outcome.status)),
             )
             execution.properties["error:outcome"] = f"unknown status {execution.outcome.status!r}"
             execution.outcome = Outcome.failed()
@@ -185,15 +203,22 @@ class Executor:
             raise error
 
     async def _call(self, worker: Worker, job: Job) -> Any:
+        """Call ``perform``; ``sys.exit()`` in a job fails the job, not the process."""
         perform, args, kwargs = worker.perform, job.args, job.kwargs
-        if inspect.iscoroutinefunction(perform):
-            return await perform(*args, **kwargs)
-        result = await anyio.to_thread.run_sync(
-            lambda: perform(*args, **kwargs), limiter=self.threads, abandon_on_cancel=True
-        )
-        if inspect.isawaitable(result):  # a sync def that returned a coroutine
-            return await result
-        return result
+        try:
+            if inspect.iscoroutinefunction(perform):
+                return await perform(*args, **kwargs)
+            result = await anyio.to_thread.run_sync(
+                lambda: perform(*args, **kwargs), limiter=self.threads, abandon_on_cancel=True
+            )
+            if inspect.isawaitable(result):  # a sync def that returned a coroutine
+                return await result
+            return result
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise JobExited(
+                f"the job raised {type(exc).__name__}({safe_str(exc)}); a job cannot stop its "
+                "worker process"
+            ) from exc
 
 
 @dataclasses.dataclass(slots=True, eq=False)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from toro_core.runtime.outcomes import some_ids
 from toro_core.runtime.retry import TRANSIENT, Retry
 
 if TYPE_CHECKING:
@@ -104,9 +105,18 @@ class ProcessRegistry:
         """Requeue the running jobs of dead processes; return how many."""
         if not self.may_recover:
             return 0
-        dead, jobs = await self.store.recover(self.settings.dead_after)
+        dead, jobs, failed = await self.store.recover(
+            self.settings.dead_after, self.settings.max_recoveries
+        )
         if dead or jobs:
             log.warning("recovered %d jobs from %d dead processes", jobs, dead)
+        if failed:
+            log.error(
+                "jobs %s failed instead of being recovered: their worker process died under "
+                "them %d times (see their error:message)",
+                some_ids(failed),
+                self.settings.max_recoveries,
+            )
         return jobs
 
     async def run(self) -> None:

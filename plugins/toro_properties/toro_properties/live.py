@@ -41,7 +41,7 @@ import anyio
 import anyio.lowlevel
 
 from toro_core import StatementError
-from toro_core.plugin import TRANSIENT, CoreStore, aconnect, dumps
+from toro_core.plugin import TRANSIENT, CoreStore, aconnect, dumps, printable
 from toro_properties.checks import REJECTED_KEY, check_properties
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class RunningJob:
         if not rejected:
             return
         for reason in rejected.values():
-            log.error("job %s: property not stored: %s", self.execution.job.id, reason)
+            log.error("job %s: property not stored: %s", self.execution.job.id, printable(reason))
         self.rejected.update(rejected)
         self.execution.properties[REJECTED_KEY] = dict(self.rejected)
 

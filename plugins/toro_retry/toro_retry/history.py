@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from toro_core.plugin import safe_str
+
 #: Property holding the history: a list of ``{class, message, at, attempt}``, oldest first.
 ERRORS_KEY = "retry:errors"
 #: Only the most recent entries are kept (matters only with ``max_attempts = None``).
@@ -23,7 +25,7 @@ def error_class_name(error: BaseException) -> str:
 
 def entry(error: BaseException, attempt: int, at: datetime) -> dict[str, Any]:
     """One history entry: the error's class and message, when it failed and which attempt."""
-    message = str(error)
+    message = safe_str(error)
     if len(message) > MESSAGE_LIMIT:
         message = message[:MESSAGE_LIMIT] + "…"
     return {

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from toro_core import Execution, JobCancelled, Outcome, Snooze, Worker
+from toro_core.plugin import printable, safe_str
 from toro_retry.decide import backoff_delay, stop_reason
 from toro_retry.history import ERRORS_KEY, appended, entry
 from toro_retry.options import RetryOptionError, RetryPolicy, policy_for, seconds
@@ -85,7 +86,7 @@ async def record_failure(execution: Execution, policy: RetryPolicy, error: Excep
     reason = stop_reason(policy, job.spent_attempts, error)
     if reason is not None:
         execution.properties[GAVE_UP_KEY] = reason
-        log.info("job %s %s not retried: %s", job.id, job.class_name, reason)
+        log.info("job %s %s not retried: %s", job.id, printable(job.class_name), printable(reason))
         return
     if GAVE_UP_KEY in job.properties:
         execution.properties[GAVE_UP_KEY] = None
@@ -94,9 +95,9 @@ async def record_failure(execution: Execution, policy: RetryPolicy, error: Excep
     log.info(
         "job %s %s failed on attempt %d (%s); retrying in %.3g s",
         job.id,
-        job.class_name,
+        printable(job.class_name),
         job.attempt,
-        type(error).__name__,
+        printable(type(error).__name__),
         delay,
     )
 
@@ -122,6 +123,13 @@ async def _delay(execution: Execution, policy: RetryPolicy, error: Exception) ->
                     raise RetryOptionError(f"{owner} returned a negative delay ({delay:g} s)")
                 return delay
         except Exception as problem:
-            log.error("job %s: %s failed (%s); using the backoff", execution.job.id, owner, problem)
-            execution.properties[DELAY_ERROR_KEY] = f"{owner}: {type(problem).__name__}: {problem}"
+            log.error(
+                "job %s: %s failed (%s); using the backoff",
+                execution.job.id,
+                printable(owner),
+                printable(problem),
+            )
+            execution.properties[DELAY_ERROR_KEY] = (
+                f"{owner}: {type(problem).__name__}: {safe_str(problem)}"
+            )
     return backoff_delay(policy, attempt)

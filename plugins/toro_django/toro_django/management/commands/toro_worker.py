@@ -68,7 +68,6 @@ class Command(BaseCommand):  # type: ignore[misc]
                 queues=tuple(dict.fromkeys(queues)),
                 concurrency=options["concurrency"],
                 shutdown_timeout=options["shutdown_timeout"],
-                import_workers=False,
             )
             connections.close_all()  # the worker's threads open their own
             code = run_worker(app, settings)
