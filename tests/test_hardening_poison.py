@@ -155,3 +155,21 @@ def test_a_job_that_exits_or_whose_error_cannot_be_printed_fails_alone(
     assert "str() failed" in found[bad.id]
     assert worker.popen.poll() is None
     assert worker.stop() == 0
+
+
+def test_admin_commands_show_an_unreadable_row_without_a_traceback(toro_app, toro_db, capsys):
+    from toro_core.cli import main
+
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        job_id = conn.execute(
+            "INSERT INTO toro_jobs (class_name, args) VALUES "
+            "(E'x.Y\\nforged', (repeat('[', 5000) || repeat(']', 5000))::jsonb) RETURNING id"
+        ).fetchone()[0]
+    assert main(["--database-url", toro_db, "jobs", "show", str(job_id)]) == 0
+    shown = capsys.readouterr().out
+    assert "undecodable" in shown and "nested more than 100" in shown
+    assert "x.Y\\nforged" in shown and "\nforged" not in shown  # escaped, one line
+    assert main(["--database-url", toro_db, "jobs", "list"]) == 0
+    assert f"{job_id}  queued" in capsys.readouterr().out
+    job = toro_app.job(job_id)
+    assert job is not None and job.args == [] and "nested" in (job.undecodable or "")

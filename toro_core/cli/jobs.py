@@ -87,6 +87,8 @@ def job_dict(job: Job) -> dict[str, Any]:
     """A job as JSON-ready data (``--json``)."""
     data = dataclasses.asdict(job)
     data.pop("duplicate", None)
+    if data.get("undecodable") is None:
+        data.pop("undecodable", None)  # shown only for a row whose JSON cannot be read
     return data
 
 

@@ -94,13 +94,14 @@ class CoreStore(Store):
                 written.extend(await self.fetch_all(query("insert_jobs"), _missing(params, held)))
 
     async def get_job(self, job_id: int) -> Job | None:
+        """One job by id; a row that cannot be read comes back with ``undecodable`` set."""
         row = await self.fetch_one(query("get_job"), {"id": job_id})
-        return None if row is None else Job.from_row(row)
+        return None if row is None else Job.from_json_row(row)
 
     async def get_jobs(self, ids: Sequence[int]) -> list[Job]:
         """The jobs with these ids, in id order (missing ids are left out)."""
         rows = await self.fetch_all(query("get_jobs"), {"ids": list(ids)})
-        return [Job.from_row(row) for row in rows]
+        return [Job.from_json_row(row) for row in rows]
 
     async def await_job(self, job_id: int, final: Sequence[str]) -> Job | None:
         """Mark a job not in one of the ``final`` statuses as awaited (its outcome writes then
@@ -256,7 +257,7 @@ class CoreStore(Store):
         row = await self.fetch_one(
             query("claim_job"), {"id": job_id, "owner": owner, "started_by": started_by}
         )
-        return None if row is None else Job.from_row(row)
+        return None if row is None else Job.from_json_row(row)
 
     async def unblock(self) -> int:
         """Queue again jobs blocked on a limit that has free slots; return how many."""
@@ -400,7 +401,7 @@ class CoreSyncStore(SyncStore):
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.fetch_one(query("get_job"), {"id": job_id})
-        return None if row is None else Job.from_row(row)
+        return None if row is None else Job.from_json_row(row)
 
     def await_job(self, job_id: int, final: Sequence[str]) -> Job | None:
         row = self.fetch_one(query("await_job"), {"id": job_id, "final": list(final)})
@@ -418,7 +419,7 @@ class CoreSyncStore(SyncStore):
             query("list_jobs"),
             {"status": status, "queue": queue, "class_name": class_name, "limit": limit},
         )
-        return [Job.from_row(row) for row in rows]
+        return [Job.from_json_row(row) for row in rows]
 
     def find_job_ids(
         self,
@@ -467,7 +468,8 @@ class CoreSyncStore(SyncStore):
         return self.fetch_all(query("list_processes"))
 
     def get_jobs(self, ids: Sequence[int]) -> list[Job]:
-        return [Job.from_row(row) for row in self.fetch_all(query("get_jobs"), {"ids": list(ids)})]
+        rows = self.fetch_all(query("get_jobs"), {"ids": list(ids)})
+        return [Job.from_json_row(row) for row in rows]
 
 
 def _bulk_ids(params: dict[str, Any], written: Sequence[Row]) -> list[int] | None:

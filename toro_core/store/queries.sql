@@ -430,17 +430,20 @@ SELECT p.id, p.host, p.pid, p.queues, p.concurrency, p.started_at, p.heartbeat_a
 SELECT queue, status, count(*) AS jobs FROM toro_jobs GROUP BY queue, status ORDER BY queue, status;
 
 -- name: get_job
--- One job by id, with its result.
-SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-       status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots, result, headers
+-- One job by id, with its result (args, kwargs, properties and headers as JSON text, read by
+-- Job.from_json_row like the claim's).
+SELECT id, queue, class_name, args::text AS args, name, created_at, scheduled_at, started_at,
+       finished_at, status, started_by, properties::text AS properties, attempt,
+       kwargs::text AS kwargs, priority, unique_key, cancel_requested_at,
+       limit_key, holds_slots, result, headers::text AS headers
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: get_jobs
--- Jobs by id, in id order, with their results.
-SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-       status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots, result, headers
+-- Jobs by id, in id order, with their results (JSON as text, as get_job).
+SELECT id, queue, class_name, args::text AS args, name, created_at, scheduled_at, started_at,
+       finished_at, status, started_by, properties::text AS properties, attempt,
+       kwargs::text AS kwargs, priority, unique_key, cancel_requested_at,
+       limit_key, holds_slots, result, headers::text AS headers
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 
 -- name: await_job
@@ -636,10 +639,11 @@ SELECT id FROM toro_jobs
 
 -- name: list_jobs
 -- The newest %(limit)s jobs matching the optional filters (status, queue, worker class), with
--- everything an admin listing shows.
-SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
-       status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, limit_key, holds_slots, headers
+-- everything an admin listing shows (JSON as text, as get_job).
+SELECT id, queue, class_name, args::text AS args, name, created_at, scheduled_at, started_at,
+       finished_at, status, started_by, properties::text AS properties, attempt,
+       kwargs::text AS kwargs, priority, unique_key, cancel_requested_at,
+       limit_key, holds_slots, headers::text AS headers
   FROM toro_jobs
  WHERE (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(queue)s::text IS NULL OR queue = %(queue)s)
@@ -754,10 +758,10 @@ UPDATE toro_jobs AS t
        started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1
  WHERE t.id = %(id)s AND t.status IN ('queued', 'scheduled', 'blocked')
    AND EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
-RETURNING t.id, t.queue, t.class_name, t.args, t.name, t.created_at, t.scheduled_at,
-          t.started_at, t.finished_at, t.status, t.started_by, t.properties, t.attempt,
-          t.kwargs, t.priority, t.unique_key, t.cancel_requested_at, t.limit_key,
-          t.holds_slots;
+RETURNING t.id, t.queue, t.class_name, t.args::text AS args, t.name, t.created_at,
+          t.scheduled_at, t.started_at, t.finished_at, t.status, t.started_by,
+          t.properties::text AS properties, t.attempt, t.kwargs::text AS kwargs, t.priority,
+          t.unique_key, t.cancel_requested_at, t.limit_key, t.holds_slots;
 
 -- name: waiting_jobs
 -- The waiting jobs (queued, scheduled or blocked) of worker class %(class_name)s, oldest
