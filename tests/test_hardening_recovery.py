@@ -14,7 +14,9 @@ from hardening_workers import Crash
 from toro_core.store import query
 from toro_core.testing import rows, scalar, wait_for
 
-FAST = ("--heartbeat-interval", "0.3", "--dead-after", "1.5")
+#: Short enough for a quick test, long enough that a loaded machine does not make the rescuer
+#: itself miss heartbeats (a gap over half of dead_after restarts its wait to judge others).
+FAST = ("--heartbeat-interval", "0.5", "--dead-after", "3")
 
 
 def _job(db: str, job_id: int) -> tuple:
@@ -32,9 +34,9 @@ def test_a_job_that_kills_its_worker_fails_after_three_recoveries(toro_app, toro
     victims = []
     for round_ in range(1, 4):
         victim = start_worker("-r", "hardening_workers", "-q", "crash", *FAST, wait_ready=False)
-        assert victim.popen.wait(timeout=30) == 1  # os._exit(1) inside the job
+        assert victim.popen.wait(timeout=60) == 1  # os._exit(1) inside the job
         victims.append(f"{socket.gethostname()}:{victim.pid}")
-        wait_for(lambda: _job(toro_db, job.id)[0] != "running", timeout=20)
+        wait_for(lambda: _job(toro_db, job.id)[0] != "running", timeout=60)
         status, attempt, props = _job(toro_db, job.id)
         assert attempt == round_ and props["recovered:count"] == round_
         assert props["recovered:processes"] == victims
@@ -62,8 +64,8 @@ def test_the_limit_comes_from_the_option_and_a_retry_starts_the_count_again(
         "-r", "hardening_workers", "-q", "elsewhere", *FAST, env={"TORO_MAX_RECOVERIES": "1"}
     )
     victim = start_worker("-r", "hardening_workers", "-q", "crash", *FAST, wait_ready=False)
-    victim.popen.wait(timeout=30)
-    wait_for(lambda: _job(toro_db, job.id)[0] == "failed", timeout=20)
+    victim.popen.wait(timeout=60)
+    wait_for(lambda: _job(toro_db, job.id)[0] == "failed", timeout=60)
     assert _job(toro_db, job.id)[2]["recovered:count"] == 1
     assert main(["--database-url", toro_db, "jobs", "retry", str(job.id)]) == 0
     status, _, props = _job(toro_db, job.id)

@@ -194,7 +194,7 @@ class WorkerProcess:
             background.start_soon(promoter.run)
             background.start_soon(cancels.run)
             if self.signals:
-                background.start_soon(handle_signals, self)
+                await background.start(handle_signals, self)  # before 'running'
             for service in plugin_services:
                 background.start_soon(services.supervise, service, self.stopping)
             async with anyio.create_task_group() as jobs:

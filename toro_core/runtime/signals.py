@@ -14,6 +14,7 @@ import time
 from typing import Protocol
 
 import anyio
+import anyio.abc
 
 log = logging.getLogger("toro.worker")
 
@@ -30,10 +31,17 @@ class Stoppable(Protocol):
     def shutdown_timeout(self) -> float: ...
 
 
-async def handle_signals(process: Stoppable) -> None:
-    """Turn SIGTERM/SIGINT into :meth:`stop` and a later second one into :meth:`stop_now`."""
+async def handle_signals(
+    process: Stoppable, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Turn SIGTERM/SIGINT into :meth:`stop` and a later second one into :meth:`stop_now`.
+
+    Started with ``await task_group.start(...)``, it returns once the handlers are installed,
+    so a signal sent as soon as the process says it runs is never met by the default action.
+    """
     first: float | None = None
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()
         async for signum in signals:
             name = signal.Signals(signum).name
             now = time.monotonic()

@@ -548,7 +548,8 @@ SELECT (SELECT count(*) FROM promoted) AS promoted, (SELECT count(*) FROM woken)
 -- status is left alone (no row back). The last error moves into the list "retried:history"
 -- with the times of the attempt it ended, so the history is kept; idle workers are woken. A
 -- unique job whose key another waiting or running job holds is left alone too (as is all but
--- the first of several with one key), so the key stays unique.
+-- the first of several with one key), so the key stays unique. The count of worker deaths
+-- (recovered:count, see recover_jobs) starts again: a retry is a fresh budget.
 WITH candidates AS (
     SELECT DISTINCT ON (COALESCE(t.unique_key, t.id::text)) t.id
       FROM toro_jobs AS t
@@ -561,7 +562,8 @@ WITH candidates AS (
     UPDATE toro_jobs AS t
        SET status = 'queued', started_at = NULL, finished_at = NULL, started_by = NULL,
            locked_by = NULL, cancel_requested_at = NULL,
-           properties = (t.properties - 'error:class' - 'error:message' - 'error:backtrace')
+           properties = (t.properties - 'error:class' - 'error:message' - 'error:backtrace'
+                         - 'recovered:count' - 'recovered:processes')
                || jsonb_build_object(
                    'retried:at', now(),
                    'retried:by', %(by)s::text,
