@@ -82,8 +82,21 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {"PATH": PLAIN_PATH, "HOME": os.environ.get("HOME", "/root"), "TERM": "dumb", **extra}
 
 
+_MADE: list[Path] = []
+
+
 def _data_dir(name: str) -> Path:
-    return Path("/tmp") / f"toro-{name}-{os.getpid()}"  # short: the socket lives there
+    """A data folder for one demo, removed after the test (short: the socket lives there)."""
+    folder = Path("/tmp") / f"toro-{name}-{os.getpid()}"
+    _MADE.append(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _remove_data_dirs():
+    yield
+    while _MADE:
+        shutil.rmtree(_MADE.pop(), ignore_errors=True)
 
 
 def _assert_graceful(text: str) -> None:
