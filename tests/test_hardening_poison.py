@@ -74,6 +74,11 @@ POISON = {
         """'{"k": ' || repeat('[', 5000) || repeat(']', 5000) || '}'""",
         "kwargs: lists and dicts nested",
     ),
+    "headers 5000 deep": (
+        "headers",
+        """'{"h": ' || repeat('[', 5000) || repeat(']', 5000) || '}'""",
+        "headers: lists and dicts nested",
+    ),
     "properties too deep": (
         "properties",
         """'{"p": ' || repeat('{"a": ', 300) || '1' || repeat('}', 300) || '}'""",
