@@ -7,45 +7,23 @@ so it can run alone (``toro-core monitor``), be mounted in a Litestar app
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import Any
 
 import jinja2
 from litestar import Litestar, Request, Response
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
 from toro_core import Toro
-from toro_monitor import assets, auth, formatting, routes
+from toro_monitor import assets, auth, formatting, handlers, security
+from toro_monitor.context import Monitor, provide_monitor
 from toro_monitor.options import MonitorOptions
-from toro_monitor.routes import CSRF_COOKIE, CSRF_HEADER
 from toro_monitor.store import MonitorStore
 from toro_monitor.view import MonitorView
 from toro_monitor.views import check_pages
-
-
-@dataclasses.dataclass
-class Monitor:
-    """Everything a request handler needs, kept in ``app.state.monitor``."""
-
-    toro: Toro
-    options: MonitorOptions
-    store: MonitorStore
-    views: list[MonitorView]
-    env: jinja2.Environment
-    static: dict[str, Path]
-
-    @property
-    def pages(self) -> list[MonitorView]:
-        return [view for view in self.views if view.kind == "page"]
-
-    @property
-    def scripts(self) -> list[str]:
-        return [s for view in self.views for s in view.scripts if s in self.static]
 
 
 def build_environment(views: list[MonitorView]) -> jinja2.Environment:
@@ -80,7 +58,7 @@ def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar
     """
     options = options or MonitorOptions()
     views = monitor_views(toro_app)
-    check_pages(views)
+    check_pages(views, handlers.reserved_paths())
     env = build_environment(views)
     monitor = Monitor(
         toro=toro_app,
@@ -104,15 +82,10 @@ def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar
         await monitor.store.close()
 
     return Litestar(
-        route_handlers=routes.handlers(monitor),
+        route_handlers=handlers.route_handlers(monitor),
+        dependencies={"monitor": Provide(provide_monitor, sync_to_thread=False)},
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
-        csrf_config=CSRFConfig(
-            secret=options.csrf_secret,
-            cookie_name=CSRF_COOKIE,
-            header_name=CSRF_HEADER,
-            cookie_httponly=True,
-            cookie_samesite="strict",
-        ),
+        csrf_config=security.csrf_config(options.csrf_secret),
         plugins=[HTMXPlugin()],
         before_request=authorize,
         on_shutdown=[close_store],

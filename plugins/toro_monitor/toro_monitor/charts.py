@@ -36,7 +36,6 @@ class Bar:
 
 @dataclasses.dataclass(frozen=True)
 class Chart:
-    title: str
     bars: list[Bar]
     #: The largest bar's total (the scale), at least 1.
     scale: int
@@ -72,7 +71,7 @@ def bars(
             segments.append(Segment(status, jobs, colour, round(start, 2), round(size, 2)))
             start += size
         result.append(Bar(queue, totals[queue], segments))
-    return Chart(title="", bars=result, scale=scale)
+    return Chart(bars=result, scale=scale)
 
 
 def split(queues: Sequence[str], charts: Mapping[str, str]) -> list[tuple[str, list[str]]]:

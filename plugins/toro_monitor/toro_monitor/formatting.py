@@ -45,14 +45,6 @@ def timestamp(value: datetime.datetime | str | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if value.tzinfo else "")
 
 
-def ago(value: datetime.datetime | None, now: datetime.datetime | None = None) -> str:
-    """How long ago ``value`` was: ``3 s ago``."""
-    if value is None:
-        return ""
-    now = now or datetime.datetime.now(datetime.UTC)
-    return duration(now - value) + " ago"
-
-
 def pretty_json(value: Any) -> str:
     """Indented JSON of any value (non-JSON values as their ``str``)."""
     return json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False)
@@ -66,5 +58,5 @@ def is_list(value: Any) -> bool:
     return isinstance(value, list | tuple)
 
 
-FILTERS = {"duration": duration, "timestamp": timestamp, "ago": ago, "pretty_json": pretty_json}
+FILTERS = {"duration": duration, "timestamp": timestamp, "pretty_json": pretty_json}
 TESTS = {"mapping_value": is_mapping, "list_value": is_list}

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Litestar, asgi
 from litestar.config.app import AppConfig
-from litestar.plugins import InitPluginProtocol
+from litestar.plugins import InitPlugin
 from litestar.types import Receive, Scope, Send
 
 from toro_core import Toro
@@ -44,7 +44,7 @@ def asgi_app(toro_app: Toro, options: MonitorOptions | None = None) -> Litestar:
     return create_app(toro_app, options)
 
 
-class MonitorPlugin(InitPluginProtocol):
+class MonitorPlugin(InitPlugin):
     """Mounts the monitor under ``path`` in the Litestar app it is given to.
 
     The monitor keeps its own templates, static files, token check and auth; the host app's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import jinja2
@@ -16,12 +16,11 @@ from toro_monitor.view import MonitorView
 
 log = logging.getLogger("toro.monitor")
 
-#: Paths of the monitor's own pages, which a page view may not take.
-RESERVED = ("/", "/jobs", "/queues", "/chart", "/processes", "/static")
 
-
-def check_pages(views: Sequence[MonitorView]) -> None:
-    """Refuse page views without a path, or whose path another page already has."""
+def check_pages(views: Sequence[MonitorView], reserved: Iterable[str]) -> None:
+    """Refuse page views without a path, whose path another page already has, or that fall
+    under one of the ``reserved`` paths (the monitor's own, such as ``/jobs``)."""
+    taken = [r for r in reserved if r != "/"]
     seen: set[str] = set()
     for view in views:
         if view.kind != "page":
@@ -30,7 +29,7 @@ def check_pages(views: Sequence[MonitorView]) -> None:
         if (
             not path.startswith("/")
             or path.rstrip("/") in seen
-            or any(path == r or path.startswith(r.rstrip("/") + "/") for r in RESERVED if r != "/")
+            or any(path == r or path.startswith(r + "/") for r in taken)
             or path == "/"
         ):
             raise ValueError(f"monitor view {view.title!r}: page path {path!r} is taken or invalid")

@@ -1,0 +1,79 @@
+"""One job: its detail (``/jobs/<id>``, a modal or a page) and the actions on it (retry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
+
+from toro_core import Job
+from toro_monitor.context import (
+    JobId,
+    Monitor,
+    MonitorDep,
+    base_path,
+    fragment,
+    is_partial,
+    page_context,
+    render,
+)
+from toro_monitor.views import job_sections
+
+
+async def job_or_404(monitor: Monitor, job_id: int) -> dict[str, Any]:
+    row = await monitor.store.get_job(job_id)
+    if row is None:
+        raise NotFoundException(f"no job {job_id}")
+    return row
+
+
+async def detail_context(
+    request: Request[Any, Any, Any], monitor: Monitor, row: dict[str, Any]
+) -> dict[str, Any]:
+    """The detail's context: the row, its error, the hand retries and the plugin sections."""
+    properties = row["properties"] or {}
+    retried = properties.get("retried:history")
+    sections = await job_sections(
+        monitor.views, Job.from_row(row), monitor.env, monitor.store, base=base_path(request)
+    )
+    return page_context(
+        request,
+        monitor,
+        "jobs",
+        job=row,
+        error={k: properties.get(f"error:{k}") for k in ("class", "message", "backtrace")},
+        retried=retried if isinstance(retried, list) else [],
+        sections=sections,
+    )
+
+
+@get("/jobs/{job_id:int}", name="job")
+async def job_detail(request: HTMXRequest, monitor: MonitorDep, job_id: JobId) -> Template:
+    ctx = await detail_context(request, monitor, await job_or_404(monitor, job_id))
+    return render(request, "job.html", "_job_detail.html", ctx)
+
+
+@post("/jobs/{job_id:int}/retry", name="retry", status_code=HTTP_200_OK)
+async def retry(request: HTMXRequest, monitor: MonitorDep, job_id: JobId) -> Template | Redirect:
+    """Put a failed job back to its queue. htmx gets the replaced row (``?view=row``) or
+    detail; a plain form post is redirected to the job's page."""
+    await job_or_404(monitor, job_id)
+    retried = await monitor.store.retry(job_id)
+    row = await job_or_404(monitor, job_id)
+    if not is_partial(request):
+        return Redirect(path=f"{base_path(request)}/jobs/{job_id}", status_code=HTTP_303_SEE_OTHER)
+    notice = None if retried else "This job is not failed (any more); nothing was done."
+    if request.query_params.get("view") == "row":
+        return fragment(
+            "_job_row.html", page_context(request, monitor, "jobs", row=row, notice=notice)
+        )
+    ctx = await detail_context(request, monitor, row)
+    ctx["notice"] = notice or "Queued again."
+    return fragment("_job_detail.html", ctx)
+
+
+HANDLERS = [job_detail, retry]
