@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 from monitor_support import XSS, add_job
 from scheduler_workers import Stamp
 from toro_monitor import MonitorOptions, MonitorPlugin, create_app
-from toro_scheduler.monitor import args_preview, relative, span
+from toro_scheduler.monitor import cut, relative, span
 
 from toro_core.app import Toro
 from toro_core.testing import as_default, scalar, wait_for
@@ -271,8 +271,8 @@ def test_formatting_helpers():
         "3 d 4 h",
     ]
     assert relative(30) == "in 30 s" and relative(-3.2) == "due 3 s ago"
-    assert args_preview([1, {"a": "é"}]) == '[1, {"a": "é"}]'
-    long = args_preview(["x" * 500])
+    assert cut('[1, {"a": "é"}]', 160) == '[1, {"a": "é"}]'
+    long = cut('["' + "x" * 500 + '"]', 160)
     assert len(long) == 160 and long.endswith("…")
 
 
@@ -289,6 +289,7 @@ def test_page_queries_walk_the_scheduled_index(scheduler_app, toro_db):
         conn.execute("ANALYZE toro_jobs")
         for name, params in (
             ("upcoming_jobs", {"limit": 50}),
+            ("monitor_upcoming_jobs", {"limit": 50, "cut": 201, "args_cut": 161}),
             ("monitor_count_scheduled", {"cap": 10_001}),
         ):
             plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query(name), params))

@@ -9,6 +9,7 @@ job it timed, and a "Timings" page listing the slowest of the newest 1,000 jobs.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,10 +39,13 @@ def around_job(execution: Execution) -> object:
 
 TEMPLATES = Path(__file__).parent / "templates"
 
+# Only JSON numbers are read (a row written by hand may hold anything under the key), as
+# numeric, which holds any JSON number (float8 overflows on 1e400).
 RECENT_TIMINGS = """
-SELECT id, class_name, (properties ->> 'example:elapsed_ms')::float8 AS elapsed_ms
+SELECT id, left(class_name, 200) AS class_name,
+       (properties ->> 'example:elapsed_ms')::numeric AS elapsed_ms
   FROM (SELECT id, class_name, properties FROM toro_jobs ORDER BY id DESC LIMIT 1000) AS recent
- WHERE properties ? 'example:elapsed_ms'
+ WHERE jsonb_typeof(properties -> 'example:elapsed_ms') = 'number'
  ORDER BY elapsed_ms DESC
  LIMIT 20
 """
@@ -53,8 +57,19 @@ def was_timed(job: Job) -> bool:
 
 
 def timing_context(job: Job) -> dict[str, object]:
-    elapsed = float(job.properties["example:elapsed_ms"])
-    return {"elapsed_ms": elapsed, "slow": elapsed > 1000}
+    """The time, or ``None`` (with the raw value) when the property is not a finite number."""
+    raw = job.properties["example:elapsed_ms"]
+    elapsed: float | None = None
+    if isinstance(raw, int | float | str) and not isinstance(raw, bool):
+        try:
+            elapsed = float(raw)
+        except ValueError:
+            elapsed = None
+    if elapsed is not None and not math.isfinite(elapsed):
+        elapsed = None
+    scalar = raw is None or isinstance(raw, str | int | float | bool)
+    shown = str(raw)[:80] if scalar else f"a JSON {'object' if isinstance(raw, dict) else 'list'}"
+    return {"elapsed_ms": elapsed, "slow": elapsed is not None and elapsed > 1000, "raw": shown}
 
 
 async def slowest_context(job: None, conn: Any) -> dict[str, object]:

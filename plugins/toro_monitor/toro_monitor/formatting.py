@@ -1,20 +1,31 @@
-"""Jinja filters and small helpers that turn job values into readable text.
+"""Jinja filters that turn job values into readable, bounded text.
 
-Filters return plain strings; Jinja's autoescaping escapes them like any other value.
+Filters returning ``str`` are escaped by Jinja's autoescaping like any other value; those
+returning :class:`~markupsafe.Markup` (the folds of long values) escape every text they
+hold themselves.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from markupsafe import Markup
 
-def duration(value: datetime.timedelta | float | None) -> str:
-    """``1.234 s``, ``2 min 3 s``, ``4 h 5 min``; empty for ``None``."""
+from toro_monitor import jsonsafe
+from toro_monitor.fold import clip, expandable, text_block
+from toro_monitor.limits import DETAIL_TEXT
+from toro_monitor.tree import render_tree
+
+
+def duration(value: datetime.timedelta | float | str | None) -> str:
+    """``1.234 s``, ``2 min 3 s``, ``4 h 5 min``; empty for ``None``; text (an interval
+    Python cannot hold, as PostgreSQL wrote it) as it is."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else float(value)
     if seconds < 0:
         seconds = 0.0
@@ -32,7 +43,8 @@ def duration(value: datetime.timedelta | float | None) -> str:
 
 
 def timestamp(value: datetime.datetime | str | None) -> str:
-    """An ISO time to the second, in UTC: ``2026-12-01 10:15:03Z``."""
+    """An ISO time to the second, in UTC: ``2026-12-01 10:15:03Z``; text (a time Python
+    cannot hold, such as ``infinity``) as it is."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -45,18 +57,23 @@ def timestamp(value: datetime.datetime | str | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if value.tzinfo else "")
 
 
-def pretty_json(value: Any) -> str:
-    """Indented JSON of any value (non-JSON values as their ``str``)."""
-    return json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+def json_block(value: Any, css: str = "args") -> Markup:
+    """Indented JSON of ``value`` of any depth, as :func:`text_block`."""
+    text, cut = jsonsafe.pretty(value, DETAIL_TEXT)
+    return text_block(text, css, cut)
 
 
 def is_mapping(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
-def is_list(value: Any) -> bool:
-    return isinstance(value, list | tuple)
-
-
-FILTERS = {"duration": duration, "timestamp": timestamp, "pretty_json": pretty_json}
-TESTS = {"mapping_value": is_mapping, "list_value": is_list}
+FILTERS = {
+    "duration": duration,
+    "timestamp": timestamp,
+    "clip": clip,
+    "expandable": expandable,
+    "text_block": text_block,
+    "json_block": json_block,
+    "tree": render_tree,
+}
+TESTS = {"mapping_value": is_mapping}

@@ -1,33 +1,51 @@
 """The jobs list's query string: parsed, checked against fixed lists, and turned into SQL.
 
 Every sort key maps to a fixed SQL fragment and every filter to a fixed condition with a bound
-parameter; text from the request only ever reaches the database as a parameter value.
+parameter; text from the request only ever reaches the database as a parameter value. Any
+value the list cannot use (an unknown name, a repeated parameter, a NUL character, a text
+longer than :data:`MAX_TEXT`, a cursor that is not one) is a :class:`BadQuery`, which the
+handler answers with 400 and the reason.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import datetime
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from psycopg import sql
 
+from toro_monitor import cursor
+from toro_monitor.cursor import BadQuery, Cursor, Kind
 
-class BadQuery(ValueError):
-    """A query-string value is not one the jobs list accepts (answered with 400)."""
+__all__ = ["SORTS", "BadQuery", "JobQuery", "SortKey", "parse"]
+
+
+def _column(name: str) -> sql.Composable:
+    # qualified, so that ORDER BY never picks the list's output column of the same name
+    # (which holds a cut prefix of long text)
+    return sql.Identifier("toro_jobs", name)
+
+
+#: Run time of a finished job; NULL when either end is infinite (PostgreSQL refuses to
+#: subtract infinite timestamps).
+DURATION = sql.SQL(
+    "(CASE WHEN isfinite(toro_jobs.started_at) AND isfinite(toro_jobs.finished_at)"
+    " THEN toro_jobs.finished_at - toro_jobs.started_at END)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class SortKey:
-    """One way of sorting the list: its SQL expression and how a cursor value is cast."""
+    """One way of sorting the list: its SQL expression and what its cursors carry."""
 
     label: str
     expression: sql.Composable
-    #: SQL type the cursor's value is cast to; ``None`` when the key is the id itself.
+    #: Name of the list's column holding this key's value (``None`` for the id).
+    column: str | None
+    kind: Kind
+    #: SQL type a cursor's value is cast to; ``None`` when the key is the id itself.
     cast: sql.Composable | None
     #: Whether the expression can be NULL (such keys sort NULLs last in both directions).
     nullable: bool
@@ -35,22 +53,20 @@ class SortKey:
     indexed: bool
 
 
+_TEXT, _TIME, _INTERVAL = sql.SQL("text"), sql.SQL("timestamptz"), sql.SQL("interval")
 SORTS: dict[str, SortKey] = {
-    "created": SortKey("Queued", sql.Identifier("id"), None, False, True),
-    "queue": SortKey("Queue", sql.Identifier("queue"), sql.SQL("text"), False, True),
-    "class": SortKey("Worker", sql.Identifier("class_name"), sql.SQL("text"), False, True),
-    "status": SortKey("Status", sql.Identifier("status"), sql.SQL("text"), False, True),
-    "name": SortKey("Name", sql.Identifier("name"), sql.SQL("text"), True, False),
-    "started": SortKey(
-        "Started", sql.Identifier("started_at"), sql.SQL("timestamptz"), True, False
-    ),
-    "duration": SortKey(
-        "Duration", sql.SQL("(finished_at - started_at)"), sql.SQL("interval"), True, False
-    ),
+    "created": SortKey("Queued", _column("id"), None, "id", None, False, True),
+    "queue": SortKey("Queue", _column("queue"), "queue", "text", _TEXT, False, True),
+    "class": SortKey("Worker", _column("class_name"), "class_name", "text", _TEXT, False, True),
+    "status": SortKey("Status", _column("status"), "status", "text", _TEXT, False, True),
+    "name": SortKey("Name", _column("name"), "name", "text", _TEXT, True, False),
+    "started": SortKey("Started", _column("started_at"), "started_at", "time", _TIME, True, False),
+    "duration": SortKey("Duration", DURATION, "duration", "interval", _INTERVAL, True, False),
 }
 DIRECTIONS = {"asc": (sql.SQL("ASC"), sql.SQL(">")), "desc": (sql.SQL("DESC"), sql.SQL("<"))}
 #: Every query parameter the jobs list understands; any other is refused.
 PARAMETERS = frozenset({"sort", "dir", "queue", "class", "status", "q", "after"})
+#: Longest filter value accepted (the ``after`` cursor has its own limit).
 MAX_TEXT = 200
 
 
@@ -64,8 +80,8 @@ class JobQuery:
     class_name: str | None = None
     status: str | None = None
     search: str | None = None
-    #: Keyset cursor: the sort value and id of the last row of the previous page.
-    after: tuple[Any, int] | None = None
+    #: Keyset cursor: after the last row of the previous page.
+    after: Cursor | None = None
 
     @property
     def key(self) -> SortKey:
@@ -94,7 +110,7 @@ class JobQuery:
         if self.direction != "desc":
             params["dir"] = self.direction
         if self.after is not None:
-            params["after"] = encode_cursor(self.after)
+            params["after"] = cursor.encode(self.after)
         for name, value in changes.items():
             name = "class" if name == "class_name" else name
             if value is None:
@@ -113,32 +129,41 @@ class JobQuery:
         )
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def parse(params: Mapping[str, list[str]], statuses: set[str]) -> JobQuery:
     """Build a :class:`JobQuery` from the query string; raise :class:`BadQuery` on any value
     outside the fixed lists (unknown parameter, sort, direction or status, a bad cursor)."""
     unknown = set(params) - PARAMETERS
     if unknown:
-        raise BadQuery(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        names = ", ".join(shown(name) for name in sorted(unknown)[:5])
+        raise BadQuery(f"unknown parameter(s): {names}")
 
-    def one(name: str) -> str | None:
+    def one(name: str, limit: int = MAX_TEXT) -> str | None:
         values = params.get(name) or []
         if len(values) > 1:
             raise BadQuery(f"parameter {name!r} given more than once")
         value = values[0].strip() if values else ""
-        if len(value) > MAX_TEXT:
-            raise BadQuery(f"parameter {name!r} is longer than {MAX_TEXT} characters")
+        if len(value) > limit:
+            raise BadQuery(f"parameter {name!r} is longer than {limit} characters")
+        if "\x00" in value:
+            raise BadQuery(f"parameter {name!r} contains a NUL character")
         return value or None
 
     sort = one("sort") or "created"
     if sort not in SORTS:
-        raise BadQuery(f"unknown sort {sort!r}; known: {', '.join(SORTS)}")
+        raise BadQuery(f"unknown sort {shown(sort)}; known: {', '.join(SORTS)}")
     direction = one("dir") or "desc"
     if direction not in DIRECTIONS:
         raise BadQuery("dir must be 'asc' or 'desc'")
     status = one("status")
     if status is not None and status not in statuses:
-        raise BadQuery(f"unknown status {status!r}")
-    cursor = one("after")
+        raise BadQuery(f"unknown status {shown(status)}")
+    after = one("after", cursor.MAX_CURSOR)
+    key = SORTS[sort]
     return JobQuery(
         sort=sort,
         direction=direction,
@@ -146,43 +171,15 @@ def parse(params: Mapping[str, list[str]], statuses: set[str]) -> JobQuery:
         class_name=one("class"),
         status=status,
         search=one("q"),
-        after=decode_cursor(cursor) if cursor else None,
+        after=cursor.decode(after, key.kind, key.nullable) if after else None,
     )
 
 
-def cursor_for(query: JobQuery, row: Mapping[str, Any]) -> tuple[Any, int]:
+def cursor_for(query: JobQuery, row: Mapping[str, Any]) -> Cursor:
     """The cursor that continues after ``row`` in ``query``'s order."""
-    column = {
-        "created": None,
-        "queue": "queue",
-        "class": "class_name",
-        "status": "status",
-        "name": "name",
-        "started": "started_at",
-        "duration": "duration",
-    }[query.sort]
-    value = None if column is None else row[column]
-    if isinstance(value, datetime.timedelta):
-        value = f"{value.total_seconds()} seconds"
-    elif isinstance(value, datetime.datetime):
-        value = value.isoformat()
-    return (value, row["id"])
-
-
-def encode_cursor(after: tuple[Any, int]) -> str:
-    raw = json.dumps([after[0], after[1]], default=str, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(text: str) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        value, last_id = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise BadQuery("bad cursor") from exc
-    if not isinstance(last_id, int) or not (value is None or isinstance(value, str | int)):
-        raise BadQuery("bad cursor")
-    return (value, last_id)
+    key = query.key
+    value = None if key.column is None else row[key.column]
+    return cursor.for_row(key.kind, value, row["id"])
 
 
 def filter_sql(query: JobQuery, floor: int | None) -> tuple[sql.Composable, dict[str, Any]]:
@@ -209,26 +206,32 @@ def filter_sql(query: JobQuery, floor: int | None) -> tuple[sql.Composable, dict
 
 def keyset_sql(query: JobQuery) -> tuple[sql.Composable, dict[str, Any]]:
     """The condition that selects rows after the cursor in the chosen order (NULLs last)."""
-    if query.after is None:
+    after = query.after
+    if after is None:
         return sql.SQL("TRUE"), {}
     key = query.key
     _, op = DIRECTIONS[query.direction]
-    value, last_id = query.after
-    params: dict[str, Any] = {"after_id": last_id}
-    if key.cast is None:
-        return sql.SQL("id {} %(after_id)s").format(op), params
+    params: dict[str, Any] = {"after_id": after.id}
     expr = key.expression
-    if value is None:
-        if not key.nullable:
-            raise BadQuery("bad cursor")
-        return sql.SQL("({} IS NULL AND id {} %(after_id)s)").format(expr, op), params
-    params["after_value"] = str(value)
-    typed = sql.SQL("%(after_value)s::{}").format(key.cast)
+    if key.cast is None:
+        return sql.SQL("{} {} %(after_id)s").format(expr, op), params
+    if after.by_reference:
+        value: sql.Composable = sql.SQL(
+            "(SELECT {} FROM toro_jobs WHERE toro_jobs.id = %(after_id)s)"
+        ).format(expr)
+    elif after.value is None:
+        return sql.SQL("({} IS NULL AND {} {} %(after_id)s)").format(
+            expr, _column("id"), op
+        ), params
+    else:
+        params["after_value"] = after.value
+        value = sql.SQL("%(after_value)s::{}").format(key.cast)
+    row_id = _column("id")
     if not key.nullable:
-        return sql.SQL("({}, id) {} ({}, %(after_id)s)").format(expr, op, typed), params
+        return sql.SQL("({}, {}) {} ({}, %(after_id)s)").format(expr, row_id, op, value), params
     return (
-        sql.SQL("({e} {op} {v} OR ({e} = {v} AND id {op} %(after_id)s) OR {e} IS NULL)").format(
-            e=expr, op=op, v=typed
+        sql.SQL("({e} {op} {v} OR ({e} = {v} AND {i} {op} %(after_id)s) OR {e} IS NULL)").format(
+            e=expr, op=op, v=value, i=row_id
         ),
         params,
     )
@@ -238,9 +241,9 @@ def order_sql(query: JobQuery) -> sql.Composable:
     key = query.key
     word, _ = DIRECTIONS[query.direction]
     if key.cast is None:
-        return sql.SQL("id {}").format(word)
+        return sql.SQL("{} {}").format(key.expression, word)
     nulls = sql.SQL(" NULLS LAST") if key.nullable else sql.SQL("")
-    return sql.SQL("{}{}{}, id {}").format(key.expression, sql.SQL(" ") + word, nulls, word)
+    return sql.SQL("{} {}{}, {} {}").format(key.expression, word, nulls, _column("id"), word)
 
 
 def escape_like(text: str) -> str:

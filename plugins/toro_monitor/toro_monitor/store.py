@@ -18,12 +18,17 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from toro_core.plugin import CoreStore, load_queries
-from toro_monitor import jobquery
+from toro_monitor import jobquery, loaders
+from toro_monitor.cursor import Cursor
 from toro_monitor.jobquery import JobQuery
+from toro_monitor.limits import ARGS_PREVIEW, LIST_TEXT
 from toro_monitor.options import MonitorOptions
 
 #: Up to this many matching jobs, the jobs list collects them before sorting (see list_jobs_few).
 FEW_MATCHES = 2000
+#: Text columns are selected cut one character past what lists show, so a page knows which
+#: values were cut.
+CUTS = {"cut": LIST_TEXT + 1, "args_cut": ARGS_PREVIEW + 1}
 
 
 def q(name: str) -> str:
@@ -46,7 +51,7 @@ class JobPage:
     rows: list[dict[str, Any]]
     total: Count
     #: Cursor of the next page, or ``None`` on the last page.
-    next_after: tuple[Any, int] | None
+    next_after: Cursor | None
     #: How many of the newest jobs were looked at, when the query was windowed.
     window: int | None
 
@@ -85,11 +90,16 @@ class MonitorStore:
                         # is rare and walks the whole table for it
                         "prepare_threshold": None,
                     },
+                    configure=self._configure,
                     open=False,
                 )
                 await pool.open()
                 self._pool = pool
             return self._pool
+
+    @staticmethod
+    async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        loaders.configure(conn)
 
     async def core(self) -> CoreStore:
         """The kernel's operations, on the monitor's pool."""
@@ -139,11 +149,14 @@ class MonitorStore:
         # (dense matches are met early). The bound keeps the sort of the collected rows cheap.
         few = total.exact and total.value <= FEW_MATCHES and bool(query.filters())
         listing = sql.SQL(q("list_jobs_few" if few else "list_jobs")).format(
-            where=sql.SQL("{} AND {}").format(where, keyset), order=jobquery.order_sql(query)
+            where=sql.SQL("{} AND {}").format(where, keyset),
+            order=jobquery.order_sql(query),
+            duration=jobquery.DURATION,
         )
         rows = []
         if total.value:
-            rows = await self._all(listing, {**params, **keyset_params, "limit": page_size + 1})
+            values = {**params, **keyset_params, **CUTS, "limit": page_size + 1}
+            rows = await self._all(listing, values)
         next_after = None
         if len(rows) > page_size:
             rows = rows[:page_size]
@@ -163,10 +176,12 @@ class MonitorStore:
         return Count(max(estimated, cap + 1), False)
 
     async def distinct_queues(self, limit: int = 500) -> list[str]:
-        return [r["queue"] for r in await self._all(q("distinct_queues"), {"limit": limit})]
+        rows = await self._all(q("distinct_queues"), {"limit": limit, **CUTS})
+        return [r["queue"] for r in rows]
 
     async def distinct_classes(self, limit: int = 500) -> list[str]:
-        return [r["class_name"] for r in await self._all(q("distinct_classes"), {"limit": limit})]
+        rows = await self._all(q("distinct_classes"), {"limit": limit, **CUTS})
+        return [r["class_name"] for r in rows]
 
     # ------------------------------------------------------------------ histograms
 
@@ -178,17 +193,18 @@ class MonitorStore:
         counts: dict[str, dict[str, int]] = {}
         size, _ = await self.table_size()
         if size <= cap:
-            for row in await (await self.core()).counts():
+            for row in await self._all(q("queue_status_all"), CUTS):
                 counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
             found = {s for per_queue in counts.values() for s in per_queue}
             return Histogram(counts=counts, exact=dict.fromkeys([*statuses, *found], True))
         sizes = await self._all(q("status_sizes"), {"statuses": list(statuses), "cap": cap + 1})
         small = [r["status"] for r in sizes if r["jobs"] <= cap]
         exact = {status: status in small for status in statuses}
-        for row in await self._all(q("queue_status_exact"), {"statuses": small}):
+        for row in await self._all(q("queue_status_exact"), {"statuses": small, **CUTS}):
             counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
         sampled = await self._all(
-            q("queue_status_sampled"), {"percent": self.options.sample_percent, "exclude": small}
+            q("queue_status_sampled"),
+            {"percent": self.options.sample_percent, "exclude": small, **CUTS},
         )
         for row in sampled:
             counts.setdefault(row["queue"], {})[row["status"]] = round(row["jobs"])
@@ -198,7 +214,7 @@ class MonitorStore:
     # ------------------------------------------------------------------ one job
 
     async def get_job(self, job_id: int) -> dict[str, Any] | None:
-        rows = await self._all(q("get_job"), {"id": job_id})
+        rows = await self._all(q("get_job"), {"id": job_id, **CUTS})
         return rows[0] if rows else None
 
     async def retry(self, job_id: int, by: str = "monitor") -> bool:
@@ -210,7 +226,8 @@ class MonitorStore:
     async def processes(self) -> list[dict[str, Any]]:
         processes = await (await self.core()).processes()
         ids = [job_id for p in processes for job_id in p["running"]]
-        jobs = {r["id"]: r for r in await self._all(q("jobs_by_ids"), {"ids": ids})} if ids else {}
+        found = await self._all(q("jobs_by_ids"), {"ids": ids, **CUTS}) if ids else []
+        jobs = {r["id"]: r for r in found}
         for process in processes:
             process["jobs"] = [jobs[i] for i in process["running"] if i in jobs]
         return processes

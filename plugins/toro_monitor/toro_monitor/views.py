@@ -49,6 +49,23 @@ async def view_context(view: MonitorView, job: Job | None, store: MonitorStore) 
     return dict(result or {})
 
 
+FAILED = Markup("<p class='error'>This view failed; see the log.</p>")
+
+
+async def page_body(
+    view: MonitorView, env: jinja2.Environment, store: MonitorStore, base: str = ""
+) -> Markup:
+    """The rendered body of the page ``view``: its template with ``view``, ``base`` and what
+    its ``context`` returns. A view that raises is shown as an error line instead of
+    answering 500."""
+    try:
+        extra = await view_context(view, None, store)
+        return Markup(env.get_template(view.template).render(view=view, base=base, **extra))
+    except Exception:
+        log.exception("monitor page %r failed", view.title)
+        return FAILED
+
+
 async def job_sections(
     views: Sequence[MonitorView],
     job: Job,
@@ -74,5 +91,5 @@ async def job_sections(
             sections.append((view, Markup(html)))
         except Exception:
             log.exception("monitor view %r failed for job %s", view.title, job.id)
-            sections.append((view, Markup("<p class='error'>This view failed; see the log.</p>")))
+            sections.append((view, FAILED))
     return sections

@@ -10,11 +10,17 @@ three small statements: the next :data:`UPCOMING` scheduled jobs from the partia
 ``toro_jobs_scheduled``, a count of scheduled jobs capped at :data:`COUNT_CAP`, and the
 ``toro_schedules`` rows with their latest tick. Every value reaches the template as data;
 the monitor's Jinja environment escapes it.
+
+Rows can hold anything SQL wrote: the page's queries cut text and arguments in SQL (so no
+length or JSON depth reaches Python), and a row that still cannot be shown (an interval of
+``inf`` seconds, an unknown time zone, a time out of range) shows a short reason in its place
+while the other rows show as usual.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,8 +47,14 @@ COUNT_CAP = 10_000
 NEXT_RUNS = 3
 #: Longest argument preview, in characters.
 ARGS_PREVIEW = 160
+#: Longest name, queue, expression or zone shown, in characters.
+TEXT_PREVIEW = 200
+#: What the page's queries cut text to: one character more than shown, so a cut is seen.
+CUTS = {"cut": TEXT_PREVIEW + 1, "args_cut": ARGS_PREVIEW + 1}
 #: A schedule no worker recorded for this long is flagged: no running process enqueues it.
 STALE_AFTER = 3 * HOUSEKEEPING_EVERY
+
+log = logging.getLogger("toro.scheduler")
 
 
 def scheduled_page() -> MonitorView:
@@ -69,13 +81,15 @@ async def page_context(job: None, conn: psycopg.AsyncConnection[Any]) -> dict[st
     """The template's data: ``jobs``, ``total``, ``capped``, ``schedules``, ``problem``."""
     store = Store(connection=conn)
     try:
-        jobs = [
-            _job(row) for row in await store.fetch_all(query("upcoming_jobs"), {"limit": UPCOMING})
-        ]
+        upcoming = await store.fetch_all(
+            query("monitor_upcoming_jobs"), {"limit": UPCOMING, **CUTS}
+        )
+        jobs = [_shown(_job, row) for row in upcoming]
         counted = await store.fetch_one(query("monitor_count_scheduled"), {"cap": COUNT_CAP + 1})
         total = int(counted["jobs"]) if counted else 0
         now = utcnow()
-        schedules = [_schedule(row, now) for row in await store.fetch_all(query("list_schedules"))]
+        stored = await store.fetch_all(query("monitor_list_schedules"), CUTS)
+        schedules = [_shown(_schedule, row, now) for row in stored]
     except SchemaMissing:
         return {
             "problem": "The scheduler's tables do not exist yet: run `toro-core migrate`.",
@@ -95,53 +109,87 @@ async def page_context(job: None, conn: psycopg.AsyncConnection[Any]) -> dict[st
     }
 
 
+def _shown(convert: Any, row: dict[str, Any], *more: Any) -> dict[str, Any]:
+    """``convert(row, *more)``, or for a row it fails on, the row's id or name with the reason
+    (``entry["error"]``), so one bad row never fails the page."""
+    try:
+        entry: dict[str, Any] = convert(row, *more)
+        return entry
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {str(exc)[:120]}"
+        log.warning(
+            "scheduled page: row %r cannot be shown (%s)", row.get("id", row.get("name")), reason
+        )
+        return {
+            "broken": True,
+            "id": row.get("id"),
+            "name": cut(str(row.get("name") or "")),
+            "error": f"this row cannot be shown ({reason})",
+        }
+
+
+def cut(text: str | None, limit: int = TEXT_PREVIEW) -> str:
+    """``text`` in at most ``limit`` characters, ``…`` ending one that was cut."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _job(row: dict[str, Any]) -> dict[str, Any]:
-    due_in = float(row["due_in"])
+    due_in = row["due_in"]
     return {
+        "broken": False,
         "id": row["id"],
-        "queue": row["queue"],
-        "class_name": row["class_name"],
-        "name": row["name"],
+        "queue": cut(row["queue"]),
+        "class_name": cut(row["class_name"]),
+        "name": cut(row["name"]),
         "attempt": row["attempt"],
-        "args": args_preview(row["args"]),
+        "args": cut(row["args_text"], ARGS_PREVIEW),
         "scheduled_at": moment(row["scheduled_at"]),
-        "due_in": due_in,
-        "relative": relative(due_in),
-        "overdue": due_in < 0,
+        "due_in": due_in if due_in is not None else math.inf,
+        "relative": "never" if due_in is None else relative(float(due_in)),
+        "overdue": due_in is not None and due_in < 0,
     }
 
 
 def _schedule(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     timezone = row["timezone"]
+    seen_age = row["seen_age"]
     entry: dict[str, Any] = {
-        "name": row["name"],
-        "queue": row["queue"],
+        "broken": False,
+        "name": cut(row["name"]),
+        "queue": cut(row["queue"]),
         "kind": row["kind"],
-        "expression": row["expression"],
-        "timezone": timezone,
+        "expression": cut(row["expression"]),
+        "timezone": cut(timezone),
         "catch_up": f"{row['catch_up']:g} s",
-        "args": args_preview(row["args"]),
+        "args": cut(row["args_text"], ARGS_PREVIEW),
         "last_tick": moment(row["last_tick"], timezone) if row["last_tick"] else None,
         "last_job_id": row["last_job_id"],
-        "last_job_status": row["last_job_status"],
-        "seen_by": row["seen_by"],
-        "seen_ago": span(row["seen_age"]),
-        "stale": row["seen_age"] > STALE_AFTER,
+        "last_job_status": cut(row["last_job_status"]),
+        "seen_by": cut(row["seen_by"]),
+        "seen_ago": span(seen_age) if seen_age is not None else "never",
+        "stale": seen_age is None or seen_age > STALE_AFTER,
         "description": None,
         "next_runs": [],
         "error": None,
     }
     try:
+        if len(row["expression"]) > TEXT_PREVIEW or len(timezone) > TEXT_PREVIEW:
+            raise ValueError("the expression or time zone is too long")
         trigger = trigger_from(row["kind"], row["expression"], timezone)
         entry["description"] = trigger.describe()
         entry["next_runs"] = [moment(t, timezone) for t in next_ticks(trigger, now, NEXT_RUNS)]
-    except ValueError as exc:
-        entry["error"] = f"next runs cannot be computed: {exc}"
+    except (ValueError, OverflowError, ArithmeticError) as exc:
+        entry["error"] = f"next runs cannot be computed: {str(exc)[:200]}"
     return entry
 
 
-def moment(value: datetime, timezone: str = "UTC") -> Moment:
-    """``value`` as ``2030-01-01 09:00:00Z``, plus its local time when ``timezone`` is not UTC."""
+def moment(value: datetime | str, timezone: str = "UTC") -> Moment:
+    """``value`` as ``2030-01-01 09:00:00Z``, plus its local time when ``timezone`` is not UTC.
+    A time Python cannot hold (the monitor loads it as PostgreSQL's text, ``infinity``) is
+    shown as that text."""
+    if isinstance(value, str):
+        return Moment(utc=cut(value))
     utc = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     local = ""
     if timezone != "UTC":
@@ -172,11 +220,3 @@ def relative(due_in: float) -> str:
     if due_in >= 0:
         return f"in {span(due_in)}"
     return f"due {span(due_in)} ago"
-
-
-def args_preview(args: Any) -> str:
-    """Compact JSON of ``args``, cut at :data:`ARGS_PREVIEW` characters."""
-    text = json.dumps(args, ensure_ascii=False, separators=(", ", ": "), default=str)
-    if len(text) > ARGS_PREVIEW:
-        return text[: ARGS_PREVIEW - 1] + "…"
-    return text

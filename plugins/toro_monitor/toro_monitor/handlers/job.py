@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 
 from toro_core import Job
 from toro_monitor.context import (
@@ -21,10 +21,21 @@ from toro_monitor.context import (
     page_context,
     render,
 )
+from toro_monitor.cursor import MAX_ID, MIN_ID
 from toro_monitor.views import job_sections
+
+#: What ``?view=`` of an action may ask for: the row of the list, or the detail.
+ACTION_VIEWS = (None, "row", "detail")
+
+
+def bad_request(reason: str) -> HTTPException:
+    return HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=reason)
 
 
 async def job_or_404(monitor: Monitor, job_id: int) -> dict[str, Any]:
+    """The job's row; 400 for an id outside ``bigint``, 404 for no such job."""
+    if not MIN_ID <= job_id <= MAX_ID:
+        raise bad_request("job id out of range")
     row = await monitor.store.get_job(job_id)
     if row is None:
         raise NotFoundException(f"no job {job_id}")
@@ -61,6 +72,9 @@ async def job_detail(request: HTMXRequest, monitor: MonitorDep, job_id: JobId) -
 async def retry(request: HTMXRequest, monitor: MonitorDep, job_id: JobId) -> Template | Redirect:
     """Put a failed job back to its queue. htmx gets the replaced row (``?view=row``) or
     detail; a plain form post is redirected to the job's page."""
+    views = request.query_params.getall("view", [])
+    if len(views) > 1 or (views[0] if views else None) not in ACTION_VIEWS:
+        raise bad_request("view must be given at most once, as 'row' or 'detail'")
     await job_or_404(monitor, job_id)
     retried = await monitor.store.retry(job_id)
     row = await job_or_404(monitor, job_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from litestar import Request, get
 from litestar.exceptions import HTTPException
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_400_BAD_REQUEST
 
-from toro_monitor import jobquery
+from toro_monitor import cursor, jobquery
 from toro_monitor.context import MonitorDep, base_path, is_partial, page_context, render
 
 
@@ -28,14 +29,19 @@ async def jobs(request: HTMXRequest, monitor: MonitorDep) -> Template:
         query = jobquery.parse(params, set(monitor.looks))
     except jobquery.BadQuery as exc:
         raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
-    page = await monitor.store.list_jobs(query)
+    try:
+        page = await monitor.store.list_jobs(query)
+    except psycopg.errors.DataException as exc:
+        # a value PostgreSQL refuses that the checks above let through: still the request's
+        reason = str(exc).splitlines()[0][:200] if str(exc) else "bad value"
+        raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=reason) from exc
     ctx = page_context(
         request,
         monitor,
         "jobs",
         query=query,
         page=page,
-        encode_cursor=jobquery.encode_cursor,
+        encode_cursor=cursor.encode,
     )
     if not is_partial(request):
         ctx["queues"] = await monitor.store.distinct_queues()

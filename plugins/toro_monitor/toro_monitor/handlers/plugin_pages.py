@@ -9,21 +9,18 @@ from typing import Any
 from litestar import get
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
-from markupsafe import Markup
 
 from toro_monitor.context import MonitorDep, page_context, render
 from toro_monitor.view import MonitorView
-from toro_monitor.views import view_context
+from toro_monitor.views import page_body
 
 
 def page_handler(view: MonitorView, number: int) -> Any:
     """The route handler of the page ``view`` (the ``number``-th page, for its route name)."""
 
     async def page(request: HTMXRequest, monitor: MonitorDep) -> Template:
-        extra = await view_context(view, None, monitor.store)
         ctx = page_context(request, monitor, view.path or "", view=view)
-        body = monitor.env.get_template(view.template).render(view=view, base=ctx["base"], **extra)
-        ctx["body"] = Markup(body)
+        ctx["body"] = await page_body(view, monitor.env, monitor.store, ctx["base"])
         return render(request, "page.html", "_page.html", ctx)
 
     return get(view.path, name=f"view-page-{number}")(page)

@@ -12,10 +12,13 @@ SELECT c.reltuples::bigint AS estimate,
 
 -- name: list_jobs
 -- One page of the jobs list: {where} holds the filters (and the keyset condition), {order}
--- the sort order; %(limit)s is the page size plus one (to know whether a next page exists).
-SELECT id, queue, class_name, name, status, created_at, scheduled_at, started_at, finished_at,
-       started_by, attempt, finished_at - started_at AS duration,
-       left(args::text, 160) AS args_preview
+-- the sort order (on qualified columns, so that it never means the cut output columns);
+-- %(limit)s is the page size plus one (to know whether a next page exists). Text is cut to
+-- %(cut)s characters and the arguments to %(args_cut)s: a page stays small whatever a row
+-- holds.
+SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
+       left(name, %(cut)s) AS name, left(status, %(cut)s) AS status, created_at, started_at,
+       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview
   FROM toro_jobs
  WHERE {where}
  ORDER BY {order}
@@ -25,14 +28,15 @@ SELECT id, queue, class_name, name, status, created_at, scheduled_at, started_at
 -- list_jobs for filters that match few jobs (the caller counted them first): the matching rows
 -- are collected before they are sorted (OFFSET 0 keeps the planner from merging the two), so it
 -- cannot bet on meeting them early while walking an index in sort order, a bet that costs a
--- walk of the whole table when they are rare or absent.
-SELECT *
-  FROM (SELECT id, queue, class_name, name, status, created_at, scheduled_at, started_at,
-               finished_at, started_by, attempt, finished_at - started_at AS duration,
-               left(args::text, 160) AS args_preview
+-- walk of the whole table when they are rare or absent. The subquery is named toro_jobs so
+-- that {order} reads its full columns.
+SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
+       left(name, %(cut)s) AS name, left(status, %(cut)s) AS status, created_at, started_at,
+       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview
+  FROM (SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args
           FROM toro_jobs
          WHERE {where}
-        OFFSET 0) AS matched
+        OFFSET 0) AS toro_jobs
  ORDER BY {order}
  LIMIT %(limit)s;
 
@@ -52,34 +56,44 @@ SELECT s.status,
                                LIMIT %(cap)s) AS capped) AS jobs
   FROM unnest(%(statuses)s::text[]) AS s(status);
 
+-- name: queue_status_all
+-- Exact job counts per queue and status (for a small table). Queue names are cut to %(cut)s
+-- characters here and below: queues whose names share that prefix are counted together.
+SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status, count(*) AS jobs
+  FROM toro_jobs
+ GROUP BY 1, 2;
+
 -- name: queue_status_exact
 -- Exact job counts per queue for the given (small) statuses.
-SELECT queue, status, count(*) AS jobs
+SELECT left(queue, %(cut)s) AS queue, status, count(*) AS jobs
   FROM toro_jobs
  WHERE status = ANY(%(statuses)s::text[])
- GROUP BY queue, status;
+ GROUP BY 1, 2;
 
 -- name: queue_status_sampled
 -- Job counts per queue and status estimated from a block sample of %(percent)s percent of
 -- the table (the same blocks each time, so the numbers do not jitter between refreshes).
 -- Statuses in %(exclude)s are left out: the caller counts those exactly.
-SELECT queue, status, count(*) * 100.0 / %(percent)s AS jobs
+SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status,
+       count(*) * 100.0 / %(percent)s AS jobs
   FROM toro_jobs TABLESAMPLE SYSTEM (%(percent)s) REPEATABLE (7)
  WHERE NOT (status = ANY(%(exclude)s::text[]))
- GROUP BY queue, status;
+ GROUP BY 1, 2;
 
 -- name: distinct_queues
--- The queue names in toro_jobs, by a skip scan of the toro_monitor_jobs_queue index.
+-- The queue names in toro_jobs, by a skip scan of the toro_monitor_jobs_queue index (cut to
+-- %(cut)s characters).
 WITH RECURSIVE q(queue) AS (
     (SELECT queue FROM toro_jobs ORDER BY queue LIMIT 1)
     UNION ALL
     SELECT (SELECT queue FROM toro_jobs WHERE queue > q.queue ORDER BY queue LIMIT 1)
       FROM q WHERE q.queue IS NOT NULL
 )
-SELECT queue FROM q WHERE queue IS NOT NULL LIMIT %(limit)s;
+SELECT left(queue, %(cut)s) AS queue FROM q WHERE queue IS NOT NULL LIMIT %(limit)s;
 
 -- name: distinct_classes
--- The worker class names in toro_jobs, by a skip scan of the toro_monitor_jobs_class index.
+-- The worker class names in toro_jobs, by a skip scan of the toro_monitor_jobs_class index
+-- (cut to %(cut)s characters).
 WITH RECURSIVE c(class_name) AS (
     (SELECT class_name FROM toro_jobs ORDER BY class_name LIMIT 1)
     UNION ALL
@@ -87,17 +101,22 @@ WITH RECURSIVE c(class_name) AS (
              ORDER BY class_name LIMIT 1)
       FROM c WHERE c.class_name IS NOT NULL
 )
-SELECT class_name FROM c WHERE class_name IS NOT NULL LIMIT %(limit)s;
+SELECT left(class_name, %(cut)s) AS class_name FROM c WHERE class_name IS NOT NULL
+ LIMIT %(limit)s;
 
 -- name: get_job
--- One job with everything the detail view shows.
+-- One job with everything the detail view shows (the page cuts and folds long values).
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at, finished_at - started_at AS duration,
-       left(args::text, 160) AS args_preview, result
+       cancel_requested_at,
+       CASE WHEN isfinite(started_at) AND isfinite(finished_at)
+            THEN finished_at - started_at END AS duration,
+       left(args::text, %(args_cut)s) AS args_preview, result
   FROM toro_jobs WHERE id = %(id)s;
 
 -- name: jobs_by_ids
--- Short rows of the given jobs (the processes page lists what each process runs).
-SELECT id, queue, class_name, name, status, started_at, now() - started_at AS running_for
+-- Short rows of the given jobs (the processes page lists what each process runs), text cut
+-- to %(cut)s characters.
+SELECT id, left(class_name, %(cut)s) AS class_name, left(name, %(cut)s) AS name,
+       CASE WHEN isfinite(started_at) THEN now() - started_at END AS running_for
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;

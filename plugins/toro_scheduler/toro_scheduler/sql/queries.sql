@@ -78,6 +78,40 @@ SELECT id, queue, class_name, name, args, attempt, scheduled_at,
  ORDER BY scheduled_at
  LIMIT %(limit)s;
 
+-- name: monitor_upcoming_jobs
+-- upcoming_jobs for the monitor page, which must show any row: text cut to %(cut)s characters
+-- and the arguments to %(args_cut)s (as text, so no depth of JSON reaches the page), and no
+-- due time for an infinite scheduled_at (PostgreSQL cannot subtract it).
+SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
+       left(name, %(cut)s) AS name, attempt, left(args::text, %(args_cut)s) AS args_text,
+       scheduled_at,
+       CASE WHEN isfinite(scheduled_at)
+            THEN extract(epoch FROM scheduled_at - now())::float8 END AS due_in
+  FROM toro_jobs
+ WHERE status = 'scheduled'
+ ORDER BY scheduled_at
+ LIMIT %(limit)s;
+
+-- name: monitor_list_schedules
+-- list_schedules for the monitor page: text cut to %(cut)s characters, the arguments as text
+-- cut to %(args_cut)s, and no age for an infinite seen_at.
+SELECT left(s.name, %(cut)s) AS name, left(s.queue, %(cut)s) AS queue, s.kind,
+       left(s.expression, %(cut)s) AS expression, left(s.timezone, %(cut)s) AS timezone,
+       s.catch_up, left(s.args::text, %(args_cut)s) AS args_text,
+       left(s.seen_by, %(cut)s) AS seen_by,
+       CASE WHEN isfinite(s.seen_at)
+            THEN extract(epoch FROM now() - s.seen_at)::float8 END AS seen_age,
+       l.tick_at AS last_tick, l.job_id AS last_job_id, j.status AS last_job_status
+  FROM toro_schedules AS s
+  LEFT JOIN LATERAL (
+        SELECT t.tick_at, t.job_id
+          FROM toro_schedule_ticks AS t
+         WHERE t.schedule = s.name
+         ORDER BY t.tick_at DESC
+         LIMIT 1) AS l ON true
+  LEFT JOIN toro_jobs AS j ON j.id = l.job_id
+ ORDER BY s.name;
+
 -- name: monitor_count_scheduled
 -- How many jobs are scheduled, counting at most %(cap)s (an index-only walk of the scheduled
 -- index that stays cheap however many jobs wait).
