@@ -14,6 +14,7 @@ import toro_retry.plugin
 from litestar.testing import TestClient
 from monitor_support import XSS, add_job, csrf_token, failed_properties, row_ids
 from toro_monitor import MonitorOptions, create_app
+from toro_monitor.options import AuthConfigError
 
 from toro_core import hookimpl
 from toro_core.app import Toro
@@ -51,7 +52,8 @@ def test_jobs_page_full_and_partial(monitor, toro_db):
     assert full.status_code == 200
     assert "<html" in full.text and "htmx-2.0.11.min.js" in full.text
     assert f'id="job-{job}"' in full.text and "welcome mail" in full.text
-    assert "every 3000ms [document.visibilityState === &#39;visible&#39;]" in full.text
+    # polls pause while the tab is hidden: monitor.js cancels them (no eval'd trigger filter)
+    assert 'hx-trigger="every 3000ms"' in full.text and "/static/monitor.js" in full.text
     partial = client.get("/jobs", headers=HX)
     assert partial.status_code == 200
     assert "<html" not in partial.text and partial.text.lstrip().startswith('<div id="results"')
@@ -450,6 +452,9 @@ def test_basic_auth_from_environment(monkeypatch):
     monkeypatch.setenv("TORO_MONITOR_PASSWORD", "pw")
     assert MonitorOptions().basic_auth == ("ops", "pw")
     monkeypatch.delenv("TORO_MONITOR_PASSWORD")
+    with pytest.raises(AuthConfigError, match="TORO_MONITOR_PASSWORD is not"):
+        MonitorOptions()  # half configured is an error, not auth silently off
+    monkeypatch.delenv("TORO_MONITOR_USER")
     assert MonitorOptions().basic_auth is None
 
 
@@ -484,6 +489,9 @@ def test_plugin_statuses_appear_in_filter_badges_and_histograms(monitor, toro_db
     client = monitor(plugins=(Paused(),))
     page = client.get("/jobs").text
     assert '<option value="paused"' in page
-    assert 'style="--badge: #8250df" data-status="paused">Paused<' in page
+    assert '<span class="badge" data-status="paused">Paused<' in page
+    css = client.get("/static/statuses.css")
+    assert css.headers["content-type"].startswith("text/css")
+    assert '.badge[data-status="paused"] { --badge: #8250df; }' in css.text
     assert row_ids(client.get("/jobs?status=paused", headers=HX).text) == [job]
     assert 'fill="#8250df"' in client.get("/queues", headers=HX).text

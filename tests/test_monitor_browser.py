@@ -75,16 +75,32 @@ def served(make_app) -> Iterator[str]:
 
 @pytest.fixture
 def page(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A Chromium page; the test fails if the page's CSP refused anything (Chromium reports
+    each refusal on the console) or a script raised: the proof that htmx and the monitor's
+    script run under the policy."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1360, "height": 860})
+        problems: list[str] = []
         try:
-            yield context.new_page()
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(m.text)
+                    if m.type == "error"
+                    and ("Content Security Policy" in m.text or "eval" in m.text)
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            yield page
         finally:
             context.close()
             browser.close()
+        assert problems == [], problems
 
 
 def shot(page, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -166,6 +182,11 @@ def test_filter_sort_detail_retry(served, page, toro_db, tmp_path):
     assert ids == [f"job-{jobs['slow_failed']}", f"job-{jobs['failed']}"]
     assert "status=failed" in page.url  # the filter survives the sort
 
+    # the badges take their colours from the statuses' stylesheet (no inline style)
+    colour = page.eval_on_selector(
+        f"#job-{jobs['failed']} .badge", "e => getComputedStyle(e).backgroundColor"
+    )
+    assert colour == "rgb(220, 53, 69)"
     page.click(f"#job-{jobs['failed']} a.job-link")
     page.wait_for_selector("#modal #job-detail")
     detail = page.inner_text("#modal #job-detail")
@@ -235,3 +256,25 @@ def test_other_pages(served, page, toro_db, tmp_path):
     page.wait_for_selector("tr[data-process='worker-1:3141']")
     assert "worker-1:3141" in page.inner_text("#processes")
     shot(page, "processes", tmp_path)
+
+
+def test_polls_pause_while_the_tab_is_hidden(served, page, toro_db):
+    seed(toro_db)
+
+    def is_poll(request) -> bool:  # type: ignore[no-untyped-def]
+        return "/processes" in request.url
+
+    page.goto(f"{served}/processes")
+    page.wait_for_selector("#processes")
+    page.wait_for_event("request", is_poll, timeout=10_000)  # every second while visible
+    page.evaluate(
+        "() => Object.defineProperty(document, 'visibilityState',"
+        " {configurable: true, get: () => 'hidden'})"
+    )
+    page.wait_for_timeout(500)  # a request already under way may finish
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if is_poll(r) else None)
+    page.wait_for_timeout(2500)
+    assert polls == []
+    page.evaluate("() => delete document.visibilityState")
+    page.wait_for_event("request", is_poll, timeout=10_000)

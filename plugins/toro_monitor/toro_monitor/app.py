@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
-from litestar import Litestar, Request, Response
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.htmx import HTMXPlugin
@@ -54,7 +54,10 @@ def monitor_views(toro_app: Toro) -> list[MonitorView]:
 def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar: Any) -> Litestar:
     """Build the monitor for ``toro_app`` (its database and plugins) as a Litestar app.
 
-    ``litestar`` keyword arguments are passed to :class:`litestar.Litestar` (``debug=True``...).
+    ``litestar`` keyword arguments are passed to :class:`litestar.Litestar` (``debug=True``...);
+    ``before_send`` hooks given there run after the monitor's own (which set the security
+    headers). Basic auth half configured in the environment is an
+    :class:`~toro_monitor.options.AuthConfigError`.
     """
     options = options or MonitorOptions()
     views = monitor_views(toro_app)
@@ -67,16 +70,8 @@ def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar
         views=views,
         env=env,
         static=assets.static_files(views),
+        authenticated=bool(options.basic_auth) or auth.has_authorize_hook(toro_app),
     )
-
-    async def authorize(request: Request[Any, Any, Any]) -> Response[str] | None:
-        if options.basic_auth and not auth.basic_auth_ok(
-            request.headers.get("authorization"), options.basic_auth
-        ):
-            return auth.refuse(challenge=True)
-        if not await auth.hook_allows(request, toro_app):
-            return auth.refuse(challenge=False)
-        return None
 
     async def close_store() -> None:
         await monitor.store.close()
@@ -87,7 +82,8 @@ def create_app(toro_app: Toro, options: MonitorOptions | None = None, **litestar
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         csrf_config=security.csrf_config(options.csrf_secret),
         plugins=[HTMXPlugin()],
-        before_request=authorize,
+        before_request=auth.guard(monitor),
+        before_send=[security.add_headers, *litestar.pop("before_send", ())],
         on_shutdown=[close_store],
         state=State({"monitor": monitor}),
         openapi_config=None,

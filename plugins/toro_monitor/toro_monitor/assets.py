@@ -11,6 +11,9 @@ from toro_monitor.view import MonitorView
 
 HTMX_FILE = "htmx-2.0.11.min.js"
 OWN_FILES = (HTMX_FILE, "monitor.css", "monitor.js")
+#: The stylesheet of the statuses' colours, written at start-up from the registered statuses
+#: (the badges take their colour from it: the CSP allows no inline style).
+STATUS_CSS = "statuses.css"
 
 
 def static_files(views: Iterable[MonitorView]) -> dict[str, Path]:
@@ -28,6 +31,15 @@ def static_files(views: Iterable[MonitorView]) -> dict[str, Path]:
                 if path.is_file():
                     files[f"{name}/{path.relative_to(folder).as_posix()}"] = path
     return files
+
+
+def status_stylesheet(colours: Iterable[tuple[str, str]]) -> str:
+    """``.badge[data-status="name"] { --badge: colour }`` per ``(name, colour)``. Names and
+    colours are the registered statuses' (``[a-z0-9_]`` and ``#rrggbb``, checked by
+    :class:`toro_core.Status`), so nothing here needs escaping."""
+    lines = ["/* The registered statuses' colours (toro monitor, written at start-up). */"]
+    lines += [f'.badge[data-status="{name}"] {{ --badge: {colour}; }}' for name, colour in colours]
+    return "\n".join(lines) + "\n"
 
 
 def media_type(path: Path) -> str:

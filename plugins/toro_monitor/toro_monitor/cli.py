@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from toro_core import Toro
+from toro_core import ConfigurationError, Toro
 from toro_monitor import auth
 from toro_monitor.options import MonitorOptions
 
@@ -46,11 +46,18 @@ def unprotected_warning(host: str, port: int, options: MonitorOptions, app: Toro
 
 
 def run(args: argparse.Namespace, app: Toro) -> int:
+    """Serve the monitor; a bad option (or basic auth half configured in the environment) is
+    a :class:`~toro_core.ConfigurationError`, which ``toro-core`` prints as one line."""
     import uvicorn
 
     from toro_monitor.app import create_app
 
-    options = MonitorOptions(poll_interval=args.poll_interval)
+    try:
+        options = MonitorOptions(poll_interval=args.poll_interval)
+    except ConfigurationError:
+        raise
+    except ValueError as exc:
+        raise ConfigurationError(f"monitor: {exc}") from None
     warning = unprotected_warning(args.host, args.port, options, app)
     if warning:
         print(warning, file=sys.stderr, flush=True)

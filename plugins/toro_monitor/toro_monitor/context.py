@@ -68,11 +68,14 @@ class Monitor:
     #: ``monitor_authorize`` implementation).
     authenticated: bool = False
     looks: dict[str, StatusLook] = dataclasses.field(init=False)
+    #: The statuses' stylesheet (:data:`~toro_monitor.assets.STATUS_CSS`).
+    status_css: str = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         self.looks = {
             s.name: StatusLook(s.name, s.label, s.color, s.final) for s in self.toro.statuses
         }
+        self.status_css = assets.status_stylesheet((s.name, s.color) for s in self.looks.values())
 
     @property
     def pages(self) -> list[MonitorView]:
@@ -122,8 +125,11 @@ def page_context(
         "pages": monitor.pages,
         "scripts": monitor.scripts,
         "htmx_file": assets.HTMX_FILE,
+        "status_css": assets.STATUS_CSS,
         "csrf_header": CSRF_HEADER,
-        "poll": f"every {options.poll_interval}ms [document.visibilityState === 'visible']",
+        # polls pause while the tab is hidden: monitor.js cancels them (a trigger filter
+        # would need eval, which the CSP forbids)
+        "poll": f"every {options.poll_interval}ms",
         **values,
     }
 

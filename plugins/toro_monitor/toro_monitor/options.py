@@ -8,6 +8,9 @@ import re
 import secrets
 from collections.abc import Mapping
 
+from toro_core import ConfigurationError
+from toro_monitor.origins import normal_origin
+
 #: Environment variables of the built-in HTTP basic auth.
 USER_ENV = "TORO_MONITOR_USER"
 PASSWORD_ENV = "TORO_MONITOR_PASSWORD"
@@ -15,6 +18,11 @@ PASSWORD_ENV = "TORO_MONITOR_PASSWORD"
 #: Special keys of :attr:`MonitorOptions.charts`.
 ALL = "ALL"
 OTHER = "OTHER"
+
+
+class AuthConfigError(ConfigurationError, ValueError):
+    """Basic auth is half configured: a user without a password, or the reverse, or an empty
+    one. The monitor refuses to start rather than serve without the auth that was meant."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +46,8 @@ class MonitorOptions:
     #: Percentage of the table's blocks sampled to estimate large histogram counts.
     sample_percent: float = 2.0
     #: HTTP basic auth ``(user, password)``; by default read from ``TORO_MONITOR_USER`` and
-    #: ``TORO_MONITOR_PASSWORD`` (auth is off when either is unset).
+    #: ``TORO_MONITOR_PASSWORD`` (auth is off when neither is set; setting one, or setting
+    #: one empty, is an :class:`AuthConfigError`).
     basic_auth: tuple[str, str] | None = dataclasses.field(
         default_factory=lambda: basic_auth_from_env()
     )
@@ -51,6 +60,9 @@ class MonitorOptions:
     pool_size: int = 4
     #: Milliseconds after which a monitor query is cancelled (protects the database).
     statement_timeout: int = 5000
+    #: Origins (``https://ops.example.com``) whose POSTs are accepted besides the request's
+    #: own host: for a proxy that rewrites the ``Host`` header.
+    allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.poll_interval < 250:
@@ -60,11 +72,40 @@ class MonitorOptions:
         for pattern in self.charts:
             if pattern not in (ALL, OTHER):
                 re.compile(pattern)
+        if self.basic_auth is not None:
+            check_basic_auth(*self.basic_auth)
+        for origin in self.allowed_origins:
+            if normal_origin(origin) is None:
+                raise ValueError(
+                    f"allowed_origins: {origin!r} is not an origin such as "
+                    "'https://ops.example.com'"
+                )
+
+
+def check_basic_auth(user: object, password: object, source: str = "basic_auth") -> None:
+    """Refuse a user or password that is empty or not text, and a user with a ``:`` (basic
+    auth cannot carry one)."""
+    for what, value in (("user", user), ("password", password)):
+        if not isinstance(value, str) or not value:
+            raise AuthConfigError(f"{source}: the {what} is empty; give both or neither")
+    if ":" in str(user):
+        raise AuthConfigError(f"{source}: the user may not contain ':'")
 
 
 def basic_auth_from_env() -> tuple[str, str] | None:
-    """``(user, password)`` from the environment, or ``None`` when either is unset or empty."""
+    """``(user, password)`` from ``TORO_MONITOR_USER`` and ``TORO_MONITOR_PASSWORD``;
+    ``None`` when neither is set; :class:`AuthConfigError` when only one is, or one is
+    empty."""
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
-    if user and password:
-        return (user, password)
-    return None
+    if user is None and password is None:
+        return None
+    if user is None or password is None:
+        missing, present = (USER_ENV, PASSWORD_ENV) if user is None else (PASSWORD_ENV, USER_ENV)
+        raise AuthConfigError(
+            f"{present} is set but {missing} is not: set both for basic auth, or neither"
+        )
+    for name, value in ((USER_ENV, user), (PASSWORD_ENV, password)):
+        if not value:
+            raise AuthConfigError(f"{name} is empty: set both for basic auth, or neither")
+    check_basic_auth(user, password, f"{USER_ENV}/{PASSWORD_ENV}")
+    return (user, password)
