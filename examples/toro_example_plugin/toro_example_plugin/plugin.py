@@ -63,7 +63,7 @@ def timing_context(job: Job) -> dict[str, object]:
     if isinstance(raw, int | float | str) and not isinstance(raw, bool):
         try:
             elapsed = float(raw)
-        except ValueError:
+        except (ValueError, OverflowError):
             elapsed = None
     if elapsed is not None and not math.isfinite(elapsed):
         elapsed = None

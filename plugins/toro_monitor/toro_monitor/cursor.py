@@ -13,8 +13,8 @@ import binascii
 import dataclasses
 import datetime
 import json
-import math
 import re
+from decimal import Decimal
 from typing import Any, Literal
 
 from toro_monitor.limits import LIST_TEXT
@@ -75,11 +75,20 @@ def encode(cursor: Cursor) -> str:
     elif isinstance(cursor.value, datetime.datetime):
         wire = [cursor.value.isoformat(), cursor.id]
     elif isinstance(cursor.value, datetime.timedelta):
-        wire = [f"{cursor.value.total_seconds()} seconds", cursor.id]
+        wire = [seconds_text(cursor.value), cursor.id]
     else:
         wire = [cursor.value, cursor.id]
     raw = json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def seconds_text(value: datetime.timedelta) -> str:
+    """``value`` as ``"<seconds> seconds"``, exact to the microsecond at any size (a float
+    would round long durations, and the next page would repeat or skip rows)."""
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    sign = "-" if micros < 0 else ""
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    return f"{sign}{whole}.{fraction:06d} seconds"
 
 
 def decode(text: str, kind: Kind, nullable: bool) -> Cursor:
@@ -127,10 +136,10 @@ def _value(kind: Kind, value: Any) -> Any:
         return moment
     if not _SECONDS.fullmatch(value):
         raise BadQuery("bad cursor: the value is not a duration")
-    seconds = float(value.split()[0])
     try:
-        if not math.isfinite(seconds) or abs(seconds) >= _MAX_SECONDS:
+        seconds = Decimal(value.split()[0])
+        if not seconds.is_finite() or abs(seconds) >= _MAX_SECONDS:
             raise OverflowError
-        return datetime.timedelta(seconds=seconds)
-    except OverflowError as exc:
+        return datetime.timedelta(microseconds=int(seconds * 1_000_000))
+    except (OverflowError, ArithmeticError) as exc:
         raise BadQuery("bad cursor: the duration is out of range") from exc

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 #: One JSON token, after optional whitespace. Strings use the unrolled-loop form, which the
@@ -33,12 +34,22 @@ _NO_KEY = object()
 _END: Any = object()
 
 
+def parse_int(token: str) -> int | Decimal:
+    """An integer; one longer than Python converts (4,300 digits; ``jsonb`` holds far longer
+    ones) as a :class:`~decimal.Decimal`."""
+    try:
+        return int(token)
+    except ValueError:
+        return Decimal(token)
+
+
 def loads(text: str | bytes) -> Any:
-    """Parse JSON of any nesting depth (``ValueError`` on text that is not JSON)."""
+    """Parse JSON of any nesting depth and any integer size (``ValueError`` on text that is
+    not JSON)."""
     if isinstance(text, bytes | bytearray | memoryview):
         text = bytes(text).decode()
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=parse_int)
     except RecursionError:
         return _deep_loads(text)
 
@@ -50,7 +61,7 @@ def _scalar(kind: str, token: str) -> Any:
         return _LITERALS[token]
     if any(c in token for c in ".eE"):
         return float(token)
-    return int(token)
+    return parse_int(token)
 
 
 def _deep_loads(text: str) -> Any:
