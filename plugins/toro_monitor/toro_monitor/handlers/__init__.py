@@ -8,6 +8,18 @@ render with :mod:`toro_monitor.context`. Plugin pages (``monitor_views`` with
 
 A request from htmx (``HX-Request``, not a history restore) gets the partial the page polls or
 swaps; any other request gets the whole page, so every URL can be shared and opened directly.
+
+Adding a page group (say an Overview): a module here with its handlers (``monitor:
+MonitorDep`` gives the monitor; build the context with ``page_context`` and answer with
+``render(request, "overview.html", "_overview.html", ctx)``) and ``HANDLERS = [...]``; add
+the module to :data:`GROUPS` and its page to ``context.NAVIGATION``; its templates go in
+``templates/toro_monitor/`` (the page extends ``base.html`` and includes the partial, whose
+root element polls itself with ``hx-trigger="{{ poll }}"``). Its path is then reserved from
+plugin pages. An action is a ``@post`` handler in its group's module: auth, the CSRF token and
+the Origin check apply to every POST, and the security headers to every answer, without
+anything in the handler; answer htmx with ``fragment(...)`` (the part it replaces) and a
+plain form post with a 303 redirect. Bad input is a 400 (``HTTPException``) with a short
+reason; cut what the page lists in SQL (``limits``) and fold long values (``fold``).
 """
 
 from __future__ import annotations
