@@ -110,6 +110,9 @@ def test_behind_auth_static_files_are_private(monitor):
     for url in ("/static/monitor.css", "/static/statuses.css"):
         response = client.get(url, auth=("ops", "pw"))
         assert_protected(response, cache="private, max-age=3600")
+    for header in ("Basic \u00ff\u00ff", "Basic " + "A" * 10_001, "Basic !!", "basic", "Bearer x"):
+        garbage = client.get("/jobs", headers={"authorization": header.encode("latin-1")})
+        assert garbage.status_code == 401, header[:20]
 
     class Header:
         @hookimpl

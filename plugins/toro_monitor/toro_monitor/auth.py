@@ -11,7 +11,6 @@ it; served alone, ``toro-core monitor`` also prints a banner at start).
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import inspect
 import ipaddress
@@ -38,7 +37,7 @@ def basic_auth_ok(header: str | None, expected: tuple[str, str]) -> bool:
         return False
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64 (binascii.Error), not ASCII, not UTF-8
         return False
     user, _, password = decoded.partition(":")
     return hmac.compare_digest(user.encode(), expected[0].encode()) & hmac.compare_digest(
