@@ -11,7 +11,7 @@ import pytest
 import toro_metrics.plugin as metrics_plugin
 import toro_monitor.plugin as monitor_plugin
 from metrics_workers import Boom, Quick
-from test_monitor_browser import ARGS, CHROMIUM, free_port, shot
+from test_monitor_browser import CHROMIUM, chromium_page, free_port, shot
 from toro_monitor import MonitorOptions, create_app
 
 from toro_core.testing import as_default, rows, scalar, wait_for
@@ -45,16 +45,8 @@ def served(make_app) -> Iterator[str]:
 
 @pytest.fixture
 def page(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(height=900) as opened:  # fails on any CSP refusal too
+        yield opened
 
 
 def run_jobs(make_app, start_worker, db: str, complete: int, failed: int) -> None:

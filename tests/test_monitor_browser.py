@@ -6,6 +6,7 @@ Set ``TORO_MONITOR_SCREENSHOTS=1`` to write the screenshots of each page to docs
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -73,16 +74,16 @@ def served(make_app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def page(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A Chromium page; the test fails if the page's CSP refused anything (Chromium reports
-    each refusal on the console) or a script raised: the proof that htmx and the monitor's
-    script run under the policy."""
+@contextlib.contextmanager
+def chromium_page(height: int = 860):  # type: ignore[no-untyped-def]
+    """A Chromium page; fails the test if the page's CSP refused anything (Chromium reports
+    each refusal on the console) or a script raised: the proof that htmx, the monitor's script
+    and plugin pages run under the policy."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": 860})
+        context = browser.new_context(viewport={"width": 1360, "height": height})
         problems: list[str] = []
         try:
             page = context.new_page()
@@ -101,6 +102,12 @@ def page(tmp_path: Path):  # type: ignore[no-untyped-def]
             context.close()
             browser.close()
         assert problems == [], problems
+
+
+@pytest.fixture
+def page(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with chromium_page() as opened:
+        yield opened
 
 
 def shot(page, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

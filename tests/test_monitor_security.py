@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import toro_example_plugin.plugin as example_plugin
+import toro_metrics.plugin as metrics_plugin
 import toro_monitor.plugin as monitor_plugin
 import toro_scheduler.plugin as scheduler_plugin
 from litestar import Litestar, get
@@ -38,7 +39,9 @@ def monitor(make_app: Callable[..., Toro]) -> Iterator[Callable[..., TestClient]
     clients: list[TestClient] = []
 
     def build(options: MonitorOptions = OPEN, plugins: tuple[object, ...] = ()) -> TestClient:
-        toro = make_app(plugins=[monitor_plugin, example_plugin, scheduler_plugin, *plugins])
+        toro = make_app(
+            plugins=[monitor_plugin, example_plugin, scheduler_plugin, metrics_plugin, *plugins]
+        )
         client = TestClient(create_app(toro, options))
         client.__enter__()
         clients.append(client)
@@ -76,6 +79,7 @@ def test_every_response_carries_the_headers(monitor, toro_db):
         "/processes",
         "/example/timings",
         "/scheduled",
+        "/overview",
     ):
         for headers in ({}, HX):  # page and partial
             response = client.get(url, headers=headers)
@@ -94,6 +98,7 @@ def test_every_response_carries_the_headers(monitor, toro_db):
     assert_protected(client.get("/jobs/999999"))
     assert_protected(client.get("/nowhere"))
     assert_protected(client.get("/", follow_redirects=False))
+    assert_protected(client.get("/metrics"))  # a plugin's plain endpoint
     # actions: refused (no token) and done
     assert_protected(client.post(f"/jobs/{job}/retry", headers=HX))
     token = csrf_token(client.get(f"/jobs/{job}").text)
@@ -133,7 +138,8 @@ def test_pages_need_no_inline_script_or_style(monitor, toro_db):
         properties={**failed_properties(), "example:elapsed_ms": 3.0, "deep": [[[[1]]]]},
     )
     client = monitor()
-    for url in ("/jobs", f"/jobs/{job}", "/queues", "/chart", "/processes", "/scheduled"):
+    pages = ("/jobs", f"/jobs/{job}", "/queues", "/chart", "/processes", "/scheduled", "/overview")
+    for url in pages:
         text = client.get(url).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), url
         assert not re.search(r"\sstyle=|\son[a-z]+=|hx-on|javascript:|<style", text), url
