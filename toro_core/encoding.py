@@ -183,6 +183,9 @@ class UndecodableError(ValueError):
     """A JSON document read from the database breaks toro's limits or cannot be read."""
 
 
+_EMPTY: dict[type, str] = {list: "[]", dict: "{}"}
+
+
 def decode_document(text: str | None, kind: type[list[Any]] | type[dict[str, Any]]) -> Any:
     """Read one column's JSON text (``kind`` is ``list`` for args, ``dict`` for kwargs and
     properties; ``None`` reads as an empty one).
@@ -191,8 +194,8 @@ def decode_document(text: str | None, kind: type[list[Any]] | type[dict[str, Any
     nesting deeper than :data:`MAX_DEPTH` inside the document, an integer too long for
     Python to read, or a value of the wrong kind.
     """
-    if text is None:
-        return kind()
+    if text is None or text == _EMPTY[kind]:
+        return kind()  # most kwargs and properties: nothing to parse
     try:
         value = json.loads(text)
     except RecursionError:

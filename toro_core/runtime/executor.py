@@ -17,6 +17,7 @@ from toro_core.catalog import resolve
 from toro_core.errors import JobCancelled, JobExited, JobTimeout, JobUndecodable, ToroError
 from toro_core.outcome import Execution, Outcome, Snooze
 from toro_core.printable import printable, safe_str
+from toro_core.runtime.threads import JobThreads
 from toro_core.timing import placement, utcnow
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class Executor:
         self.app = app
         #: The worker process the attempts run in (``None`` when run outside one).
         self.process = process
-        self.threads = anyio.CapacityLimiter(concurrency)
+        #: The threads sync ``perform`` runs in (at most one per busy slot).
+        self.threads = JobThreads()
         #: Packages whose modules a job may cause to be imported (``--allow-import``).
         self.allow_import = process.settings.allow_import if process is not None else ()
         self._instances: dict[str, Worker | BaseException] = {}
@@ -181,8 +183,8 @@ class Executor:
         """Call ``perform`` inside the attempt's cancel scope: a cancel request or the
         worker's ``timeout`` stops it (raising :class:`JobCancelled` or :class:`JobTimeout`
         for the middleware to see)."""
-        if control.cancelled:
-            raise JobCancelled("the job was cancelled before it started")
+        if control.cancelled or control.abandoned:
+            raise JobCancelled("the job was stopped before it started")
         limit = type(worker).timeout
         scope = control.scope
         if limit is not None:
@@ -197,6 +199,8 @@ class Executor:
             error: ToroError = (
                 JobCancelled("the job was cancelled while it ran")
                 if control.cancelled
+                else JobCancelled("another process runs the job now")
+                if control.abandoned
                 else JobTimeout(f"job exceeded its timeout of {limit:g} s")
             )
             execution.error = error
@@ -208,9 +212,7 @@ class Executor:
         try:
             if inspect.iscoroutinefunction(perform):
                 return await perform(*args, **kwargs)
-            result = await anyio.to_thread.run_sync(
-                lambda: perform(*args, **kwargs), limiter=self.threads, abandon_on_cancel=True
-            )
+            result = await self.threads.run(lambda: perform(*args, **kwargs))
             if inspect.isawaitable(result):  # a sync def that returned a coroutine
                 return await result
             return result
@@ -227,9 +229,17 @@ class AttemptControl:
 
     scope: anyio.CancelScope = dataclasses.field(default_factory=anyio.CancelScope)
     cancelled: bool = False
+    #: Stopped because others run the job now (this process was declared dead).
+    abandoned: bool = False
 
     def cancel(self) -> None:
         """Stop the attempt: an async ``perform`` is cancelled; a sync one is left to finish
         in its thread, its result discarded. The job ends ``cancelled``."""
         self.cancelled = True
+        self.scope.cancel()
+
+    def abandon(self) -> None:
+        """Stop the attempt because another process runs the job now: like :meth:`cancel`,
+        and its outcome is never written (the caller drops it)."""
+        self.abandoned = True
         self.scope.cancel()

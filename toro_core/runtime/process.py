@@ -210,6 +210,7 @@ class WorkerProcess:
                 await parts.claimer.run()
                 await self._drain(parts.slots, jobs)
             await self._finish(parts)
+            parts.slots.executor.threads.close()
             background.cancel_scope.cancel()
 
     async def _drain(self, slots: Slots, jobs: anyio.abc.TaskGroup) -> None:

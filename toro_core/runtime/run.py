@@ -23,14 +23,15 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from toro_core.runtime.process import WorkerProcess
+from toro_core.runtime.threads import THREAD_NAME
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
     from toro_core.settings import WorkerSettings
 
 log = logging.getLogger("toro.worker")
-#: anyio's name for the threads sync ``perform`` runs in.
-JOB_THREAD_NAME = "AnyIO worker thread"
+#: The name of the threads sync ``perform`` runs in.
+JOB_THREAD_NAME = THREAD_NAME
 
 
 def run_worker(app: Toro, settings: WorkerSettings) -> int:

@@ -34,12 +34,13 @@ class Claim:
 
     job: Job
     owner: str
-    #: The attempt's own cancel scope while it runs.
-    scope: anyio.CancelScope | None = None
-    #: Stopped because the process was declared dead and others run the job now.
-    abandoned: bool = False
-    #: How a cancel request stops the attempt (it ends ``cancelled``).
+    #: How the attempt is stopped from outside: a cancel request (it ends ``cancelled``), or
+    #: the process being declared dead (others run the job now; nothing is written).
     control: AttemptControl = dataclasses.field(default_factory=AttemptControl)
+
+    @property
+    def abandoned(self) -> bool:
+        return self.control.abandoned
 
 
 class Slots:
@@ -84,8 +85,7 @@ class Slots:
         execution = None
         try:
             if not claim.abandoned:
-                with anyio.CancelScope() as claim.scope:
-                    execution = await self.executor.run(claim.job, claim.owner, claim.control)
+                execution = await self.executor.run(claim.job, claim.owner, claim.control)
         except anyio.get_cancelled_exc_class():
             self.cancelled.append(claim)
             raise
@@ -99,16 +99,14 @@ class Slots:
             self.freed.wake()
             if not self.running:
                 self._idle.set()
-        if execution is not None:
+        if execution is not None and not claim.abandoned:
             self.writer.add(to_pending(execution, claim.owner), urgent=claim.job.holds_slots)
 
     def abandon(self, old_owner: str) -> None:
         """Stop the attempts claimed under ``old_owner``: other processes run those jobs now."""
         stale = [c for c in self.running if c.owner == old_owner]
         for claim in stale:
-            claim.abandoned = True
-            if claim.scope is not None:
-                claim.scope.cancel()
+            claim.control.abandon()
         if stale:
             log.warning(
                 "stopping %d attempts claimed under %s (jobs %s): other processes run them now",

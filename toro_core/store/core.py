@@ -158,7 +158,8 @@ class CoreStore(Store):
         return jobs
 
     async def finish(self, owner: str, items: Sequence[PendingOutcome]) -> set[int]:
-        """Write the outcomes of attempts claimed under ``owner`` in one transaction.
+        """Write the outcomes of attempts claimed under ``owner`` in one transaction (one
+        statement for a batch of one kind, the common case).
 
         Fenced: an outcome is written only while its job still runs under the same holder and
         attempt. Returns the ids written; the others were refused.
@@ -171,7 +172,9 @@ class CoreStore(Store):
             else:
                 rich.append(item)
         accepted: set[int] = set()
-        async with self.transaction() as conn:
+        # one statement needs no transaction of its own (BEGIN and COMMIT are two round trips)
+        single = len(plain) + bool(rich) == 1
+        async with self.connection() if single else self.transaction() as conn:
             for status, group in plain.items():
                 rows = await fetch_all(
                     conn,
