@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 
 from toro_core.errors import ConfigurationError
 from toro_core.settings import WorkerSettings
+from toro_core.testing import run_toro
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
-    environment.update({"TORO_DATABASE_URL": "dbname=x", **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "toro_core", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-    )
+    return run_toro(*args, database_url="dbname=x", env=env)
 
 
 def _error_line(stderr: str) -> str:

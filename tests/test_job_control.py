@@ -3,9 +3,7 @@ pause and resume, snooze; worker processes started through the CLI."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import functools
 import threading
 import time
 from datetime import timedelta
@@ -26,7 +24,7 @@ from control_workers import (
 )
 
 from toro_core import Call, Snooze
-from toro_core.testing import as_default, rows, scalar, wait_for
+from toro_core.testing import as_default, rows, run_toro, scalar, wait_for
 
 
 @pytest.fixture
@@ -40,18 +38,7 @@ def app(make_app, toro_db):
 @pytest.fixture
 def cli(toro_db):
     """``cli(*args)``: run ``toro-core *args`` on this test's database."""
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "TORO_DATABASE_URL": toro_db, "TORO_PLUGINS": "retry"}
-        return subprocess.run(
-            [sys.executable, "-m", "toro_core", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    return run
+    return functools.partial(run_toro, database_url=toro_db, plugins=["retry"])
 
 
 def runs(db: str, key: str) -> int:

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import re
-import subprocess
-import sys
 
 import psycopg
 import pytest
 
-from toro_core.testing import rows, scalar
+from toro_core.testing import rows, run_toro, scalar
 
 
 @pytest.fixture
 def cli(toro_db):
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "TORO_DATABASE_URL": toro_db, "TORO_PLUGINS": ""}
-        return subprocess.run(
-            [sys.executable, "-m", "toro_core", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    return run
+    return functools.partial(run_toro, database_url=toro_db, plugins=[])
 
 
 @pytest.fixture

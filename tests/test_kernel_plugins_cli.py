@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import uuid
 
@@ -13,19 +11,11 @@ from workers_basic import Noop
 
 from toro_core import Toro, migrate
 from toro_core.plugins import ALLOW_ENV, BLOCK_ENV
-from toro_core.testing import rows, scalar, wait_for, with_database
+from toro_core.testing import rows, run_toro, scalar, wait_for, with_database
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "TORO_DATABASE_URL"}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "toro_core", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-    )
+    return run_toro(*args, env=env)
 
 
 def test_example_plugin_found_through_its_entry_point_and_wraps_every_job(

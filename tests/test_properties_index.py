@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 
 import psycopg
@@ -18,7 +16,7 @@ from toro_properties import (
 )
 from toro_properties.indexes import index_for
 
-from toro_core.testing import rows, scalar, wait_for
+from toro_core.testing import rows, run_toro, scalar, wait_for
 
 FILTER = "(properties->>'comments_count')::int > 99900"
 NESTED = "(properties #>> '{user,id}')::int = 42"
@@ -36,14 +34,7 @@ def execute(conninfo: str, *statements: str) -> None:
 
 
 def toro_cli(conninfo: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, TORO_DATABASE_URL=conninfo, TORO_PLUGINS="properties")
-    return subprocess.run(
-        [sys.executable, "-m", "toro_core", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_toro(*args, database_url=conninfo, plugins=["properties"])
 
 
 def test_index_makes_the_planner_use_it_over_100000_jobs(toro_db):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from toro_scheduler.schedules import find_schedules, schedule_of
 from toro_scheduler.triggers import CronTrigger, IntervalTrigger, ticks_between
 
 from toro_core.errors import UnknownOptionError
-from toro_core.testing import as_default
+from toro_core.testing import as_default, run_toro
 
 HERE = Path(__file__).parent
 
@@ -111,19 +109,7 @@ def test_schedule_options_need_the_plugin(toro_app):
 
 
 def run_cli(toro_db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        TORO_DATABASE_URL=toro_db,
-        TORO_PLUGINS="scheduler",
-        PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "toro_core", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_toro(*args, database_url=toro_db, plugins=["scheduler"], paths=[str(HERE)])
 
 
 def test_cli_lists_schedules_and_upcoming_jobs(scheduler_app, toro_db):

@@ -93,6 +93,38 @@ def rows(
         return conn.execute(sql, params).fetchall()
 
 
+def run_toro(
+    *args: str,
+    database_url: str | None = None,
+    plugins: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+    paths: Sequence[str] = (),
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``toro-core *args`` in a subprocess as a user would; its output is text.
+
+    The environment is this process's without any ``TORO_*`` variable, then
+    ``TORO_DATABASE_URL`` when ``database_url`` is given, ``TORO_PLUGINS`` (the entry points
+    to load) when ``plugins`` is, ``paths`` in front of ``PYTHONPATH`` (modules for ``-r``),
+    and ``env`` last.
+    """
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
+    if database_url is not None:
+        environment["TORO_DATABASE_URL"] = database_url
+    if plugins is not None:
+        environment["TORO_PLUGINS"] = ",".join(plugins)
+    if paths:
+        environment["PYTHONPATH"] = os.pathsep.join([*paths, environment.get("PYTHONPATH", "")])
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "toro_core", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class WorkerHandle:
     """A ``toro-core start`` subprocess started by a test."""
 
