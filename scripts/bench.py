@@ -1,136 +1,165 @@
-"""toro's benchmark: enqueue one by one, bulk enqueue, and no-op throughput of one worker process.
+"""toro's benchmark: enqueue one by one, bulk enqueue, and no-op throughput of one worker process,
+in the configuration users run beside the kernel alone.
 
-    python scripts/bench.py [--n 10000] [--c 10] [--history 1000000]
+    python scripts/bench.py [--n 10000] [--c 10] [--runs 3] [--history 1000000]
 
-Uses PostgreSQL at $TORO_BENCH_SERVER (default host=127.0.0.1 port=5432 user=postgres) and a
-database of its own (toro_bench, recreated). Prints one line per figure. The throughput run is
-the peer benchmark's workload (../shared/peer-bench): N pre-queued no-op async jobs, one worker
-process at concurrency c, timed from the worker's start until every job is written complete.
-With --history, it then loads that many finished jobs and runs the throughput figure again, to
-show that a claim does not get slower as history grows.
+Two configurations, each on a database of its own (recreated):
+
+* **users**: every installed plugin migrated and loaded (the example plugin left out, as users
+  would not install it), a plain ``def perform``, the worker started as users start it
+  (``toro-core start -r bench_workers -c C`` with its default logging);
+* **core**: toro-core's schema only, no plugin, ``async def perform``, the same command.
+
+The throughput figure starts the worker on an empty queue, waits until it is registered and idle,
+then enqueues N no-op jobs in one bulk call and times from that commit until every job is written
+complete (by the database's clock); the worker's CPU per job is read from /proc over the same
+span. Enqueue figures run ``perform_async`` / ``perform_bulk`` in this process with the
+configuration's plugins loaded. Uses PostgreSQL at $TORO_BENCH_SERVER (default host=127.0.0.1
+port=5432 user=postgres). Prints one line per figure; compare figures of one sitting only.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
 from toro_core import Toro, Worker, migrate
 from toro_core.testing import with_database
 
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from bench_workers import AsyncNoop, SyncNoop  # noqa: E402
+
 SERVER = os.environ.get(
     "TORO_BENCH_SERVER", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
-DB = with_database(SERVER, "toro_bench")
+TICKS = os.sysconf("SC_CLK_TCK")
+CONFIGURATIONS = {
+    # name: (database, plugins loaded, worker class)
+    "users": ("toro_bench_users", True, SyncNoop),
+    "core": ("toro_bench_core", False, AsyncNoop),
+}
 
 
-class BenchNoop(Worker):
-    async def perform(self, i: int) -> None:
-        pass
-
-
-def recreate(all_plugins: bool = False) -> Toro:
-    """A fresh database with core's schema, or every installed plugin's (the monitor's indexes
-    included) with ``all_plugins``."""
+def recreate(name: str) -> Toro:
+    """A fresh database for the configuration, migrated; the client app enqueueing into it."""
+    dbname, plugins, worker = CONFIGURATIONS[name]
     with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS toro_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE toro_bench")
-    migrate.apply(DB, Toro(DB, load_entry_points=all_plugins).migrations())
-    app = Toro(DB, load_entry_points=False)
-    BenchNoop.toro_app = app
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {dbname}")
+    conninfo = with_database(SERVER, dbname)
+    app = Toro(conninfo, load_entry_points=plugins)
+    migrate.apply(conninfo, app.migrations())
+    worker.toro_app = app
     return app
 
 
-def reset() -> None:
-    with psycopg.connect(DB, autocommit=True) as conn:
-        conn.execute("TRUNCATE toro_jobs RESTART IDENTITY")
+def worker_env(name: str) -> dict[str, str]:
+    dbname, plugins, _ = CONFIGURATIONS[name]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
+    env["TORO_DATABASE_URL"] = with_database(SERVER, dbname)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    if plugins:
+        env["TORO_DISABLE_PLUGINS"] = "example"
+    else:
+        env["TORO_PLUGINS"] = ""
+    return env
+
+
+def reset(conninfo: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("TRUNCATE toro_jobs RESTART IDENTITY CASCADE")
         conn.execute("VACUUM ANALYZE toro_jobs")
         conn.execute("CHECKPOINT")
 
 
-def bench_enqueue_single(n: int) -> float:
-    reset()
-    BenchNoop.perform_async(-1)  # open the pool before timing
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@contextmanager
+def cli_worker(name: str, c: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``toro-core start -r bench_workers -c C`` on the configuration's database, registered and
+    idle when the block starts; stopped (SIGTERM) after it."""
+    conninfo = with_database(SERVER, CONFIGURATIONS[name][0])
+    exe = Path(sys.executable).parent / "toro-core"
+    process = subprocess.Popen(
+        [str(exe), "start", "-r", "bench_workers", "-c", str(c)],
+        env=worker_env(name),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while not conn.execute("SELECT count(*) FROM toro_processes").fetchone()[0]:  # type: ignore[index]
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the {name} worker did not start (exit {process.poll()})")
+                time.sleep(0.05)
+        time.sleep(0.5)  # its first claim found nothing; now it waits for a notification
+        yield process
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def bench_process(name: str, n: int, c: int, history: bool = False) -> tuple[float, float]:
+    """Jobs per second and worker CPU microseconds per job for N jobs enqueued to an idle
+    worker (with ``history``, the finished jobs of :func:`load_history` stay in the table)."""
+    dbname, _, worker = CONFIGURATIONS[name]
+    conninfo = with_database(SERVER, dbname)
+    if history:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("DELETE FROM toro_jobs WHERE class_name <> 'bench.History'")
+            conn.execute("VACUUM ANALYZE toro_jobs")
+    else:
+        reset(conninfo)
+    with cli_worker(name, c) as process, psycopg.connect(conninfo, autocommit=True) as watch:
+        cpu0 = cpu_seconds(process.pid)
+        start = time.perf_counter()
+        worker.perform_bulk([(i,) for i in range(n)])
+        while watch.execute(
+            "SELECT EXISTS (SELECT 1 FROM toro_jobs WHERE status IN ('queued', 'running'))"
+        ).fetchone()[0]:  # type: ignore[index]
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(process.pid) - cpu0
+        done = watch.execute("SELECT count(*) FROM toro_jobs WHERE status = 'complete'")
+        assert done.fetchone()[0] == n, "not every job completed"  # type: ignore[index]
+    return n / elapsed, 1e6 * cpu / n
+
+
+def bench_enqueue_single(name: str, n: int) -> float:
+    worker: type[Worker] = CONFIGURATIONS[name][2]
+    reset(with_database(SERVER, CONFIGURATIONS[name][0]))
+    worker.perform_async(-1)  # open the pool before timing
     start = time.perf_counter()
     for i in range(n):
-        BenchNoop.perform_async(i)
+        worker.perform_async(i)
     return n / (time.perf_counter() - start)
 
 
-def bench_enqueue_bulk(n: int) -> float:
-    reset()
+def bench_enqueue_bulk(name: str, n: int) -> float:
+    worker: type[Worker] = CONFIGURATIONS[name][2]
+    reset(with_database(SERVER, CONFIGURATIONS[name][0]))
     start = time.perf_counter()
-    BenchNoop.perform_bulk([(i,) for i in range(n)])
+    worker.perform_bulk([(i,) for i in range(n)])
     return n / (time.perf_counter() - start)
 
 
-def bench_process(n: int, c: int, keep_history: bool = False) -> dict[str, float]:
-    if not keep_history:
-        reset()
-    BenchNoop.perform_bulk([(i,) for i in range(n)])
-    with psycopg.connect(DB, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE toro_jobs")
-        conn.execute("CHECKPOINT")
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", "--n", str(n), "--c", str(c)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def worker_main(n: int, c: int) -> None:
-    """Inside the child: run a WorkerProcess until the n jobs are complete; print figures."""
-    import anyio
-
-    from toro_core.runtime.process import WorkerProcess
-    from toro_core.settings import WorkerSettings
-
-    app = Toro(DB, load_entry_points=False)
-    BenchNoop.toro_app = app
-    process = WorkerProcess(app, WorkerSettings(concurrency=c))
-
-    async def main() -> dict[str, float]:
-        result: dict[str, float] = {}
-        watcher = await psycopg.AsyncConnection.connect(DB, autocommit=True)
-        async with watcher, anyio.create_task_group() as tg:
-            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-            start = time.perf_counter()
-            tg.start_soon(process.run)
-            while True:
-                await anyio.sleep(0.02)
-                cur = await watcher.execute(
-                    "SELECT EXISTS (SELECT 1 FROM toro_jobs WHERE status IN ('queued', 'running'))"
-                )
-                row = await cur.fetchone()
-                if row is not None and not row[0]:
-                    break
-            elapsed = time.perf_counter() - start
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-            result = {
-                "jobs_per_s": n / elapsed,
-                "seconds": elapsed,
-                "worker_cpu_us_per_job": 1e6
-                * ((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime))
-                / n,
-            }
-            process.stop()
-        return result
-
-    print(json.dumps(anyio.run(main, backend="asyncio")))
-
-
-def load_history(rows: int) -> None:
-    with psycopg.connect(DB, autocommit=True) as conn:
+def load_history(conninfo: str, rows: int) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO toro_jobs"
             " (queue, class_name, args, status, started_at, finished_at, attempt)"
@@ -142,47 +171,56 @@ def load_history(rows: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--c", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--bulk", type=int, default=100_000)
-    parser.add_argument("--history", type=int, default=0)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="jobs per throughput run")
+    parser.add_argument("--c", type=int, default=10, help="the worker's concurrency")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--bulk", type=int, default=100_000, help="jobs per bulk call")
+    parser.add_argument("--single", type=int, default=5_000, help="jobs enqueued one by one")
+    parser.add_argument("--configurations", default="users,core", help="which to run (users, core)")
     parser.add_argument(
-        "--all-migrations",
-        action="store_true",
-        help="apply every installed plugin's migrations (the monitor's indexes cost writes)",
+        "--history", type=int, default=0, help="then again with this many finished jobs"
     )
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker_main(args.n, args.c)
-        return
-    recreate(args.all_migrations)
-    print("schema: " + ("core and every installed plugin" if args.all_migrations else "core only"))
-    single = [bench_enqueue_single(min(args.n, 5000)) for _ in range(args.runs)]
-    print(f"enqueue one by one: {statistics.median(single):>9,.0f} jobs/s (median of {args.runs})")
-    bulk = [bench_enqueue_bulk(args.bulk) for _ in range(args.runs)]
-    print(
-        f"bulk enqueue:       {statistics.median(bulk):>9,.0f} jobs/s ({args.bulk:,} jobs per call)"
-    )
+    names = [name.strip() for name in args.configurations.split(",") if name.strip()]
+    for name in names:
+        if name not in CONFIGURATIONS:
+            parser.error(f"--configurations: {name!r} is not one of {', '.join(CONFIGURATIONS)}")
+    apps = {name: recreate(name) for name in names}
+    figures: dict[str, dict[str, str]] = {name: {} for name in names}
+    for name in names:
+        runs = [bench_enqueue_single(name, args.single) for _ in range(args.runs)]
+        figures[name]["enqueue one by one"] = f"{statistics.median(runs):,.0f}/s"
+        runs = [bench_enqueue_bulk(name, args.bulk) for _ in range(args.runs)]
+        figures[name][f"bulk enqueue ({args.bulk:,} a call)"] = f"{statistics.median(runs):,.0f}/s"
     for c in (args.c, 1):
-        runs = [bench_process(args.n, c) for _ in range(args.runs)]
-        rate = statistics.median(r["jobs_per_s"] for r in runs)
-        cpu = statistics.median(r["worker_cpu_us_per_job"] for r in runs)
-        print(
-            f"process c={c:<3}      {rate:>9,.0f} jobs/s "
-            f"({args.n:,} no-op jobs, worker CPU {cpu:.0f} us/job)"
-        )
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+        for _ in range(args.runs):  # the configurations interleaved run by run
+            for name in names:
+                results[name].append(bench_process(name, args.n, c))
+        for name in names:
+            rate = statistics.median(r[0] for r in results[name])
+            cpu = statistics.median(r[1] for r in results[name])
+            figures[name][f"process c={c}"] = f"{rate:,.0f} jobs/s, worker CPU {cpu:.0f} us/job"
     if args.history:
-        reset()
-        load_history(args.history)
-        runs = [bench_process(args.n, args.c, keep_history=True) for _ in range(args.runs)]
-        rate = statistics.median(r["jobs_per_s"] for r in runs)
-        print(
-            f"process c={args.c} with {args.history:,} finished jobs in the table: "
-            f"{rate:,.0f} jobs/s"
-        )
+        for name in names:
+            conninfo = with_database(SERVER, CONFIGURATIONS[name][0])
+            reset(conninfo)
+            load_history(conninfo, args.history)
+            runs = [bench_process(name, args.n, args.c, history=True) for _ in range(args.runs)]
+            rate = statistics.median(r[0] for r in runs)
+            figures[name][f"process c={args.c}, {args.history:,} finished jobs"] = (
+                f"{rate:,.0f} jobs/s"
+            )
+    print(f"{args.n:,} no-op jobs per throughput run, median of {args.runs}")
+    print("users: def perform, every installed plugin, toro-core start with its defaults")
+    print("core:  async def perform, toro-core's schema only, no plugin, toro-core start")
+    width = max(len(figure) for values in figures.values() for figure in values)
+    for name in names:
+        for figure, value in figures[name].items():
+            print(f"{name:<6} {figure:<{width}}  {value}")
+    for app in apps.values():
+        app.close()
 
 
 if __name__ == "__main__":

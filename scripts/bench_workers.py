@@ -1,0 +1,19 @@
+"""No-op workers for scripts/bench.py's worker processes (``toro-core start -r bench_workers``)."""
+
+from __future__ import annotations
+
+from toro_core import Worker
+
+
+class SyncNoop(Worker):
+    """The configuration users run: a plain ``def perform`` (it runs in a job thread)."""
+
+    def perform(self, i: int) -> None:
+        pass
+
+
+class AsyncNoop(Worker):
+    """``async def perform``: runs on the worker's event loop."""
+
+    async def perform(self, i: int) -> None:
+        pass
