@@ -61,6 +61,9 @@ class WorkerSettings:
     #: Packages whose modules a job may cause this process to import on first use (besides
     #: what it loaded already: ``-r`` modules and their imports, plugins, the application).
     allow_import: tuple[str, ...] = ()
+    #: Seconds between two summary lines of what the process ran (``0``: none); a line is
+    #: written only when jobs ran since the previous one.
+    summary_interval: float = 10.0
     #: Values of the options plugins add to ``toro-core start`` (the ``start_options`` hook),
     #: by name (``{"metrics_port": 9100}``); an embedded worker passes them itself.
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -93,6 +96,8 @@ class WorkerSettings:
             value = getattr(self, name)
             if not value > 0 or value == float("inf"):
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if not 0 <= self.summary_interval < float("inf"):
+            raise ConfigurationError("summary_interval must be 0 (none) or more seconds")
         if not 0 <= self.shutdown_timeout < float("inf"):
             raise ConfigurationError("shutdown_timeout must be 0 or more seconds")
         if not self.dead_after < float("inf"):

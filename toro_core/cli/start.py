@@ -55,6 +55,13 @@ NUMBERS: tuple[tuple[tuple[str, ...], Any, str, str, str], ...] = (
     ),
     (("--batch-size",), positive_int, "BATCH_SIZE", "100", "most jobs claimed per statement"),
     (
+        ("--summary-interval",),
+        seconds_or_zero,
+        "SUMMARY_INTERVAL",
+        "10",
+        "seconds between summary lines of the jobs run (0: none; per-job lines at DEBUG)",
+    ),
+    (
         ("--max-recoveries",),
         positive_int,
         "MAX_RECOVERIES",
@@ -184,6 +191,7 @@ def run(args: argparse.Namespace, app: Toro) -> int:
         shutdown_timeout=args.shutdown_timeout,
         synchronous_commit=args.synchronous_commit or env_flag("SYNCHRONOUS_COMMIT"),
         max_recoveries=args.max_recoveries,
+        summary_interval=args.summary_interval,
         allow_import=tuple(
             args.allow_import if args.allow_import is not None else env_list("ALLOW_IMPORT")
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import inspect
 import logging
@@ -57,6 +58,8 @@ class Executor:
         #: Packages whose modules a job may cause to be imported (``--allow-import``).
         self.allow_import = process.settings.allow_import if process is not None else ()
         self._instances: dict[str, Worker | BaseException] = {}
+        #: Attempts run so far, by the status they ended with (read by the summary line).
+        self.finished: collections.Counter[str] = collections.Counter()
 
     def worker_for(self, class_name: str) -> Worker:
         """One worker instance per class per process. A class that is not loaded is looked
@@ -95,13 +98,14 @@ class Executor:
             )
             execution.properties.update(error_properties(exc))
             execution.outcome = Outcome.failed()
+            self.finished["failed"] += 1
             log.error("job %s %s cannot run: %s", job.id, printable(job.class_name), printable(exc))
             return execution
         execution = Execution(job=job, worker=worker, holder=holder, process=self.process)
         app = self.app
         await app.lifecycle("job_started", execution)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
                 "job %s %s started (attempt %s)", job.id, printable(job.class_name), job.attempt
             )
         escaped: BaseException | None = None
@@ -121,20 +125,20 @@ class Executor:
         await app.lifecycle("job_finished", execution)
         outcome = execution.outcome
         assert outcome is not None
-        if not log.isEnabledFor(logging.INFO):
-            pass
-        elif escaped is not None and outcome.status == "failed":
+        self.finished[outcome.status] += 1
+        if escaped is not None and not isinstance(escaped, Snooze):
+            # a failure is worth a line by default (its status says whether it will be retried)
             log.info(
                 "job %s %s %s in %.3fs: %s: %s",
                 job.id,
                 printable(job.class_name),
-                outcome.status,
+                printable(outcome.status),
                 execution.duration,
                 printable(type(escaped).__name__),
                 printable(escaped),
             )
-        else:
-            log.info(
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug(
                 "job %s %s %s in %.3fs",
                 job.id,
                 printable(job.class_name),

@@ -45,6 +45,7 @@ from toro_core.runtime.retry import TRANSIENT, until_done
 from toro_core.runtime.signals import handle_signals
 from toro_core.runtime.slots import Slots
 from toro_core.runtime.stats import ProcessStats
+from toro_core.runtime.summary import Summary
 from toro_core.runtime.waker import Waker
 from toro_core.store import CoreStore, aconnect, describe_conninfo
 
@@ -193,6 +194,10 @@ class WorkerProcess:
             background.start_soon(parts.listener.run)
             background.start_soon(promoter.run)
             background.start_soon(cancels.run)
+            summary = Summary(
+                parts.slots.executor, parts.slots, settings.summary_interval, self.stopping
+            )
+            background.start_soon(summary.run)
             if self.signals:
                 await background.start(handle_signals, self)  # before 'running'
             for service in plugin_services:

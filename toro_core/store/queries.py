@@ -15,13 +15,35 @@ from importlib import resources
 _HEADER = re.compile(r"^--\s*name:\s*(?P<name>[\w.]+)\s*$", re.MULTILINE)
 
 
+def compact(sql: str) -> str:
+    """``sql`` without its comments and indentation: what is sent to the server.
+
+    Shorter text is cheaper to send and to parse, and psycopg caches its conversion of a
+    statement only below a length (4 KiB). A ``--`` inside a quoted string is kept.
+    """
+    lines = []
+    for line in sql.splitlines():
+        quoted, cut = False, len(line)
+        for index, char in enumerate(line):
+            if char == "'":
+                quoted = not quoted
+            elif not quoted and line.startswith("--", index):
+                cut = index
+                break
+        kept = " ".join(line[:cut].split())
+        if kept:
+            lines.append(kept)
+    return "\n".join(lines)
+
+
 def parse_queries(text: str) -> dict[str, str]:
-    """Split ``text`` into ``{name: sql}``; a repeated name is an error."""
+    """Split ``text`` into ``{name: sql}`` (each compacted, see :func:`compact`); a repeated
+    name is an error."""
     queries: dict[str, str] = {}
     matches = list(_HEADER.finditer(text))
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        body = text[match.end() : end].strip()
+        body = compact(text[match.end() : end])
         name = match.group("name")
         if name in queries:
             raise ValueError(f"SQL block {name!r} is defined twice")
