@@ -53,7 +53,8 @@ class Summary:
         """``1,204 jobs in 10s (120.4/s): 1,200 complete, 4 failed; 3 of 10 slots busy``."""
         total = sum(ran.values())
         by_status = ", ".join(f"{count:,} {status}" for status, count in ran.most_common())
+        rate = total / max(seconds, 0.001)
         return (
-            f"{total:,} jobs in {seconds:.0f}s ({total / max(seconds, 0.001):,.1f}/s): {by_status}; "
+            f"{total:,} jobs in {seconds:.0f}s ({rate:,.1f}/s): {by_status}; "
             f"{len(self.slots.running)} of {self.slots.concurrency} slots busy"
         )
