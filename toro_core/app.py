@@ -290,6 +290,12 @@ class Toro:
         if self._has_impls["job_enqueued"]:
             self.plugin_manager.hook.job_enqueued(jobs=jobs)
 
+    def middleware_for(self, worker_class: type[Worker]) -> tuple[Callable[[Execution], Any], ...]:
+        """The ``job_middleware`` of every plugin for ``worker_class``, outermost first."""
+        found = self.plugin_manager.hook.job_middleware(worker_class=worker_class)
+        # pluggy answers the most recently registered plugin first: the first is outermost
+        return tuple(reversed([factory for factory in found if factory is not None]))
+
     def around_job(self, execution: Execution) -> list[Any]:
         """The middleware managers for one attempt, outermost first."""
         if not self._has_impls["around_job"]:

@@ -147,6 +147,22 @@ def job_enqueued(jobs: Sequence[Job]) -> None:
 
 
 @hookspec
+def job_middleware(worker_class: type[Worker]) -> Any:
+    """Return this plugin's middleware for jobs of ``worker_class``, or ``None`` when it has
+    nothing to do for that class (then it costs its jobs nothing).
+
+    Called once per worker class in each process, when the class's first job runs; the answer
+    is kept. The middleware is a callable taking the attempt's
+    :class:`~toro_core.outcome.Execution` and returning an async context manager, with the
+    powers of an :func:`around_job` manager (it sees the exception, may set
+    ``execution.outcome``, reads ``execution.result``, adds to ``execution.properties``).
+    Managers of this hook are entered before those of ``around_job``, the first registered
+    plugin's outermost. Prefer it to ``around_job``: the decision is made once, not per job.
+    Synchronous.
+    """
+
+
+@hookspec
 def around_job(execution: Execution) -> Any:
     """Return an async context manager to run around one attempt of a job, or ``None``.
 

@@ -8,6 +8,7 @@ import inspect
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,8 @@ class Executor:
         #: Packages whose modules a job may cause to be imported (``--allow-import``).
         self.allow_import = process.settings.allow_import if process is not None else ()
         self._instances: dict[str, Worker | BaseException] = {}
+        #: The ``job_middleware`` of each class run so far, by class name (outermost first).
+        self._middleware: dict[str, tuple[Callable[[Execution], Any], ...]] = {}
         #: Attempts run so far, by the status they ended with (read by the summary line).
         self.finished: collections.Counter[str] = collections.Counter()
 
@@ -71,6 +74,7 @@ class Executor:
             try:
                 self.app.check_worker(cls)
                 found = cls()
+                self._middleware[class_name] = self.app.middleware_for(cls)
             except (ToroError, TypeError, ValueError) as exc:
                 found = exc
             self._instances[class_name] = found
@@ -110,14 +114,20 @@ class Executor:
             )
         escaped: BaseException | None = None
         try:
-            managers = app.around_job(execution)
-            if managers:
+            middleware = self._middleware[job.class_name]
+            managers = [make(execution) for make in middleware] if middleware else []
+            if app.has("around_job"):
+                managers += app.around_job(execution)
+            if not managers:
+                await self._perform(execution, worker, job, control)
+            elif len(managers) == 1:
+                async with managers[0]:
+                    await self._perform(execution, worker, job, control)
+            else:
                 async with AsyncExitStack() as stack:
                     for manager in managers:
                         await stack.enter_async_context(manager)
                     await self._perform(execution, worker, job, control)
-            else:
-                await self._perform(execution, worker, job, control)
         except Exception as exc:
             escaped = exc
         execution.duration = time.perf_counter() - start

@@ -1,6 +1,6 @@
 """Hook implementations of toro-properties (entry point ``properties`` in group ``toro``).
 
-* ``around_job`` stores the properties a job returns and lets it set properties while it runs
+* ``job_middleware`` stores the properties a job returns and lets it set properties while it runs
   (:mod:`toro_properties.middleware`, :mod:`toro_properties.live`).
 * ``worker_services`` keeps the list of property indexes fresh in the process's state
   (``context.state["properties"]``, which the middleware finds on ``execution.process``), so
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from toro_core import Execution, hookimpl
+from toro_core import Execution, Worker, hookimpl
 from toro_core.plugin import TRANSIENT
 from toro_properties import cli, middleware
 from toro_properties.indexes import aload_property_indexes
@@ -34,8 +34,11 @@ INDEX_REFRESH_INTERVAL = 10.0
 
 
 @hookimpl
-def around_job(execution: Execution) -> AbstractAsyncContextManager[None]:
-    return middleware.track(execution)
+def job_middleware(
+    worker_class: type[Worker],
+) -> Callable[[Execution], AbstractAsyncContextManager[None]]:
+    """Every class: any ``perform`` may call ``set_properties`` or return ``job_properties``."""
+    return middleware.track
 
 
 @hookimpl

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -41,17 +41,28 @@ def cached_policy(worker_class: type[Worker]) -> RetryPolicy | None:
         return policy
 
 
-def middleware(execution: Execution) -> AbstractAsyncContextManager[None] | None:
-    """The manager for one attempt: ``None`` (no overhead) when the worker does not retry."""
-    if execution.worker is None:
-        return None
+def middleware_for(
+    worker_class: type[Worker],
+) -> Callable[[Execution], AbstractAsyncContextManager[None]] | None:
+    """The middleware for jobs of ``worker_class`` (decided once per class in a process):
+    ``None`` when the class does not retry, so its jobs pay nothing; a refusal of every
+    attempt when its retry options are unusable."""
     try:
-        policy = cached_policy(type(execution.worker))
+        policy = cached_policy(worker_class)
     except RetryOptionError as error:
-        return _refuse(error)
+        refusal = error  # the except clause unbinds its own name
+        return lambda execution: _refuse(refusal)
     if policy is None:
         return None
-    return _retrying(execution, policy)
+    return lambda execution: _retrying(execution, policy)
+
+
+def middleware(execution: Execution) -> AbstractAsyncContextManager[None] | None:
+    """The manager for one attempt: ``None`` when the worker does not retry."""
+    if execution.worker is None:
+        return None
+    make = middleware_for(type(execution.worker))
+    return None if make is None else make(execution)
 
 
 @asynccontextmanager

@@ -2,7 +2,8 @@
 
 * ``worker_options`` declares the retry options, so the kernel accepts them only while this
   plugin is loaded (blocked by ``TORO_PLUGINS``/``TORO_DISABLE_PLUGINS``, they are unknown).
-* ``around_job`` records each failure and reschedules the job (:mod:`toro_retry.middleware`).
+* ``job_middleware`` records each failure and reschedules the job (:mod:`toro_retry.middleware`);
+  decided once per worker class, so a class that does not retry pays nothing per job.
 * ``monitor_views`` (a toro-monitor hook, optional) adds a "Retries" section to a job's
   detail: the monitor shows the retry history only through it.
 
@@ -12,11 +13,12 @@ No status of its own: see the README ("Why no 'retrying' status").
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from toro_core import Execution, Worker, hookimpl
-from toro_retry.middleware import middleware
+from toro_retry.middleware import middleware_for
 from toro_retry.options import OPTIONS, policy_for
 
 log = logging.getLogger("toro.retry")
@@ -34,8 +36,11 @@ def check_worker(worker_class: type[Worker]) -> None:
 
 
 @hookimpl
-def around_job(execution: Execution) -> AbstractAsyncContextManager[None] | None:
-    return middleware(execution)
+def job_middleware(
+    worker_class: type[Worker],
+) -> Callable[[Execution], AbstractAsyncContextManager[None]] | None:
+    """Retrying middleware for a class that retries; ``None`` (nothing per job) otherwise."""
+    return middleware_for(worker_class)
 
 
 @hookimpl(optionalhook=True)
