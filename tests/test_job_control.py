@@ -4,6 +4,7 @@ pause and resume, snooze; worker processes started through the CLI."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from datetime import timedelta
@@ -24,6 +25,7 @@ from control_workers import (
 )
 
 from toro_core import Call, Snooze
+from toro_core.store import query
 from toro_core.testing import as_default, rows, run_toro, scalar, wait_for
 
 
@@ -120,20 +122,27 @@ def test_higher_priority_jobs_start_first(app, toro_db, start_worker, queues):
 
 
 def test_the_claim_walks_an_index_in_priority_order(app, toro_db):
+    """EXPLAIN of the worker's own claim statement, with history in the table: the queued jobs
+    are read from the priority index in its order, never by a scan of the table."""
     with psycopg.connect(toro_db, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO toro_jobs (class_name, priority)"
-            " SELECT 'x.Y', (g % 5) * 10 FROM generate_series(1, 20000) g"
+            "INSERT INTO toro_jobs (class_name, priority, status)"
+            " SELECT 'x.Y', (g % 5) * 10, CASE WHEN g % 10 = 0 THEN 'queued' ELSE 'complete' END"
+            " FROM generate_series(1, 100000) g"
         )
         conn.execute("ANALYZE toro_jobs")
-        plan = "\n".join(
-            row[0]
-            for row in conn.execute(
-                "EXPLAIN SELECT id FROM toro_jobs WHERE status = 'queued' AND queue = 'default'"
-                " AND (-priority, id) > (-101, 0) ORDER BY -priority, id LIMIT 10"
-            )
-        )
-    assert "toro_jobs_queued_by_priority" in plan and "Sort" not in plan, plan
+        params = {
+            "queue": "default",
+            "queues": ["default"],
+            "after_rank": -101,
+            "after": 0,
+            "limit": 10,
+            "owner": "00000000-0000-0000-0000-000000000000",
+            "started_by": "test",
+        }
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + query("claim_jobs"), params))
+    assert "Index Scan using toro_jobs_queued_by_priority on toro_jobs" in plan, plan
+    assert "Seq Scan on toro_jobs" not in plan, plan
 
 
 # ------------------------------------------------------------------ unique jobs
@@ -237,6 +246,20 @@ def test_a_paused_queue_waits_and_resumes(app, toro_db, start_worker, cli):
     assert "pausable" in listed and "paused" in listed
     assert cli("queues", "resume", "pausable").stdout.strip() == "queue pausable: resumed"
     wait_for(lambda: all(status(toro_db, i) == "complete" for i in ids), timeout=10)
+
+
+def test_a_pause_reaches_running_workers_at_once(app, toro_db, start_worker, cli):
+    first = Paused.perform_async("before").id
+    worker(start_worker, "-q", "pausable")
+    wait_for(lambda: status(toro_db, first) == "complete")
+    report = {q["name"]: q for q in json.loads(cli("queues", "list", "--json").stdout)}
+    assert report["pausable"]["processes"] == 1 and not report["pausable"]["paused"]
+    assert cli("queues", "pause", "pausable").returncode == 0
+    later = Paused.perform_bulk([(f"later{i}",) for i in range(5)])  # their ids
+    time.sleep(3)  # more than the ~2 s a pause may take to be obeyed
+    assert [status(toro_db, i) for i in later] == ["queued"] * 5
+    assert cli("queues", "resume", "pausable").returncode == 0
+    wait_for(lambda: all(status(toro_db, i) == "complete" for i in later), timeout=10)
 
 
 def test_queues_list_warns_of_a_queue_nobody_serves(app, toro_db, cli):

@@ -47,6 +47,8 @@ def test_list_and_show_with_filters(cli, jobs):
     table = cli("jobs", "list", "--worker", "app.Resize").stdout
     assert table.count("app.Resize") == 2 and "app.Send" not in table
     assert cli("jobs", "list", "--queue", "nowhere").stdout.strip() == "no jobs match"
+    limited = json.loads(cli("jobs", "list", "--limit", "2", "--json").stdout)
+    assert len(limited) == 2
     one = jobs["failed/media"][0]
     shown = json.loads(cli("jobs", "show", str(one), "--json").stdout)
     assert shown["id"] == one and shown["properties"]["error:message"] == "boom"
@@ -74,9 +76,13 @@ def test_retry_by_id_and_by_filter(cli, jobs, toro_db):
 def test_cancel_by_id_and_by_filter(cli, jobs, toro_db):
     queued = jobs["queued/mail"]
     out = cli("jobs", "cancel", str(queued[0]), str(jobs["complete/mail"][0]))
+    assert out.returncode == 0, out.stderr
     assert (
         f"job {queued[0]}: cancelled" in out.stdout and "left alone (it is complete)" in out.stdout
     )
+    unknown = cli("jobs", "cancel", "987654321")
+    assert "Traceback" not in unknown.stderr
+    assert "987654321" in unknown.stdout + unknown.stderr
     out = cli("jobs", "cancel", "--status", "queued", "--queue", "mail")
     assert out.returncode == 0 and "3 job(s) cancelled" in out.stdout
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'cancelled'") == 4
