@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
 
+import anyio
 import pytest
 from litestar import Litestar, post
+from litestar.params import FromQuery
 from litestar.testing import TestClient
 
 from toro_core import Worker
@@ -28,7 +35,7 @@ def make_litestar(toro_app) -> Litestar:
             yield
 
     @post("/greet")
-    async def greet(name: str) -> dict[str, int]:
+    async def greet(name: FromQuery[str]) -> dict[str, int]:
         job = await Greet.aperform_async(name)
         return {"job": job.id}
 
@@ -56,8 +63,6 @@ def test_the_worker_fails_to_start_with_a_clear_error(make_app):
         async with app.worker():
             pass
 
-    import anyio
-
     from toro_core import DatabaseUnavailable
 
     with pytest.raises(DatabaseUnavailable, match="port=1"):
@@ -76,4 +81,58 @@ def test_background_worker_for_sync_code_stops_gracefully(toro_app):
         wait_for(lambda: all(toro_app.job(j.id).status == "running" for j in jobs), timeout=10)
     # leaving the block waited for the running jobs
     assert [toro_app.job(j.id).status for j in jobs] == ["complete"] * 3
+    assert toro_app.client.store().processes() == []
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "embedded"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/embedded/<name>.py`` as a module of its own."""
+    spec = importlib.util.spec_from_file_location(f"embedded_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # the worker finds the job's class by its module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.toro_plugins()
+@pytest.mark.parametrize("example", ["fastapi_app", "litestar_app"])
+def test_the_documented_examples_run_a_job_in_their_own_process(toro_app, example, capsys):
+    module = load_example(example)
+    if example == "fastapi_app":
+        from fastapi.testclient import TestClient as Client
+
+        application = module.api
+    else:
+        Client = TestClient
+        application = module.app
+    with Client(application) as client:
+        response = client.post("/signup", params={"email": "ann@example.com"})
+        assert response.status_code in (200, 201), response.text
+        job_id = response.json()["job"]
+        wait_for(lambda: toro_app.job(job_id).status == "complete", timeout=10)
+    assert "welcome, ann@example.com" in capsys.readouterr().out
+    assert toro_app.client.store().processes() == []
+
+
+@pytest.mark.toro_plugins()
+def test_an_embedded_worker_installs_no_signal_handler_and_stops_gracefully(toro_app):
+    job = SlowSync.perform_async(0.5)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        async with toro_app.worker(concurrency=2, shutdown_timeout=10):
+            await anyio.to_thread.run_sync(
+                lambda: wait_for(lambda: toro_app.job(job.id).status == "running", timeout=10)
+            )
+            seen["inside"] = {s: signal.getsignal(s) for s in before}
+        seen["before"] = before
+
+    anyio.run(main)
+    assert seen["inside"] == seen["before"]
+    # leaving the block waited for the running job instead of cancelling it
+    assert toro_app.job(job.id).status == "complete"
     assert toro_app.client.store().processes() == []

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, post
+from litestar.params import FromQuery
 
 from toro_core import Worker, default_app
 
@@ -24,7 +25,7 @@ async def run_worker(app: Litestar) -> AsyncIterator[None]:
 
 
 @post("/signup")
-async def signup(email: str) -> dict[str, int]:
+async def signup(email: FromQuery[str]) -> dict[str, int]:
     job = await SendWelcome.aperform_async(email)
     return {"job": job.id}
 
