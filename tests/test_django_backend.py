@@ -4,6 +4,7 @@ Runs on Django 6 (``django.tasks``, Python 3.12+) and on the django-tasks backpo
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 import anyio
@@ -26,6 +27,18 @@ def test_the_backend_declares_what_it_supports(django_db):
     assert backend.supports_defer and backend.supports_async_task
     assert backend.supports_get_result and backend.supports_priority
     assert backend.queues == {"default", "other"}
+
+
+def test_django_6_is_used_where_python_has_it(django_db):
+    """Django 6's own ``django.tasks`` on Python 3.12 and later (CI runs the suite there too),
+    the django-tasks backport on 3.11."""
+    import django
+    from toro_django.compat import SOURCE
+
+    if sys.version_info >= (3, 12):
+        assert SOURCE == "django.tasks" and django.VERSION[0] >= 6
+    else:
+        assert SOURCE == "django_tasks"
 
 
 def test_a_rolled_back_transaction_leaves_no_task(django_db):
