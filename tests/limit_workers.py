@@ -67,3 +67,25 @@ class Free(Worker):
 
     async def perform(self, n: int) -> None:
         await _run("free", 0)
+
+
+class ThreeByPriority(Worker):
+    """Limited to three at once; each run is recorded under its tag (its priority band)."""
+
+    concurrency_limit = 3
+
+    async def perform(self, tag: str, seconds: float) -> None:
+        await _run(tag, seconds)
+
+
+class TenPerSecondPerCustomer(Worker):
+    """At most ten starts a second for each customer."""
+
+    rate_limit = "10/s"
+
+    @classmethod
+    def concurrency_key(cls, customer: str, n: int) -> str | None:
+        return customer
+
+    async def perform(self, customer: str, n: int) -> None:
+        await _run(customer, 0)

@@ -10,7 +10,15 @@ import sys
 
 import psycopg
 import pytest
-from limit_workers import RUNS_TABLE, FiftyPerSecond, Free, OnePerCustomer, ThreeAtATime
+from limit_workers import (
+    RUNS_TABLE,
+    FiftyPerSecond,
+    Free,
+    OnePerCustomer,
+    TenPerSecondPerCustomer,
+    ThreeAtATime,
+    ThreeByPriority,
+)
 
 from toro_core.testing import rows, scalar, wait_for
 
@@ -95,9 +103,37 @@ def test_a_rate_limit_holds_in_every_second(db, start_worker):
 def test_a_full_limit_does_not_delay_other_jobs_of_the_queue(db, start_worker):
     ThreeAtATime.perform_bulk([(2.0,)] * 30)  # full for 20 s
     Free.perform_bulk([(n,) for n in range(50)])  # behind them in the queue
-    start_worker(*WORKER_ARGS)
+    for _ in range(4):
+        start_worker(*WORKER_ARGS)
     wait_for(lambda: len(runs(db, "free")) == 50, timeout=10)
-    assert len(runs(db, "three")) <= 3
+    first_limited = scalar(
+        db,
+        "SELECT extract(epoch FROM min(started_at)) FROM toro_jobs"
+        " WHERE class_name = 'limit_workers.ThreeAtATime'",
+    )
+    # every free job ran before the first limited ones ended (2 s): none waited behind them
+    assert max(e for _, e in runs(db, "free")) < float(first_limited) + 2.0
+    assert count(db, "running") <= 3
+
+
+def test_priorities_order_what_a_limit_lets_run(db, start_worker):
+    ThreeByPriority.perform_bulk([("low", 0.3)] * 6)
+    ThreeByPriority.set(priority=10).perform_bulk([("high", 0.3)] * 6)
+    start_worker(*WORKER_ARGS)
+    wait_for(lambda: count(db, "complete") == 12, timeout=30)
+    assert max(s for s, _ in runs(db, "high")) < min(s for s, _ in runs(db, "low"))
+    assert most_at_once(runs(db)) == 3
+
+
+def test_a_rate_limit_per_key_holds_for_each_key_and_keys_run_side_by_side(db, start_worker):
+    TenPerSecondPerCustomer.perform_bulk([(c, n) for n in range(30) for c in "abc"])
+    for _ in range(4):
+        start_worker(*WORKER_ARGS)
+    wait_for(lambda: count(db, "complete") == 90, timeout=30)
+    claimed = rows(db, "SELECT args->>0, extract(epoch FROM started_at) FROM toro_jobs")
+    for customer in "abc":
+        assert busiest_second([float(t) for c, t in claimed if c == customer]) <= 10, customer
+    assert busiest_second([float(t) for _, t in claimed]) > 10  # the keys share no budget
 
 
 def test_queue_limit_set_at_run_time(db, start_worker, toro_db):
