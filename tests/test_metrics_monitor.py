@@ -214,3 +214,27 @@ def test_overview_escapes_and_survives_a_missing_rollup(client, toro_db):
     page = client.get("/overview")
     assert page.status_code == 200 and "toro-core migrate" in page.text
     assert "&lt;script&gt;" in page.text  # the depth still shows
+
+
+def test_overview_wait_percentiles_describe_the_waits(client, make_app, toro_db, start_worker):
+    """Jobs created 40 s (most) and 400 s (a few) before they ran: the p50 falls in the bucket
+    around 40 s, the p95 in the one around 400 s."""
+    with as_default(make_app()):
+        Quick.perform_bulk([(i,) for i in range(40)])
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        conn.execute("UPDATE toro_jobs SET created_at = now() - interval '40 seconds'")
+        conn.execute(
+            "UPDATE toro_jobs SET created_at = now() - interval '400 seconds'"
+            " WHERE id IN (SELECT id FROM toro_jobs ORDER BY id LIMIT 4)"
+        )
+    worker = start_worker("-r", "metrics_workers", "-q", "fast", plugins=["metrics"])
+    wait_for(lambda: scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE locked_by IS NULL "
+                                     "AND status = 'complete'") == 40)  # fmt: skip
+    assert worker.stop() == 0
+    html = client.get("/overview").text
+    row = re.search(r'<tr data-queue="fast">(.*?)</tr>', html.split("Attempts", 1)[1], re.S)
+    assert row, html
+    p50 = float(re.search(r'data-p50="([\d.]+)"', row.group(1)).group(1))
+    p95 = float(re.search(r'data-p95="([\d.]+)"', row.group(1)).group(1))
+    assert 30 <= p50 <= 60, p50  # the 30-60 s bucket
+    assert 300 <= p95 <= 900, p95  # the 300-900 s bucket
