@@ -46,6 +46,7 @@ CHANGED_EVENT = "toro-jobs-changed"
 
 
 def bulk_action(name: str) -> BulkAction:
+    """The bulk action named in the path; a 404 for any other name."""
     action = control.BULK.get(name)
     if action is None:
         raise NotFoundException(f"no bulk action {jobquery.shown(name)}")
@@ -67,6 +68,8 @@ def refused(exc: Exception) -> HTTPException:
 def bulk_context(
     request: HTMXRequest, monitor: Monitor, action: BulkAction, query: JobQuery, **values: Any
 ) -> dict[str, Any]:
+    """What ``_bulk.html`` shows: the action, the filters stated, the statuses it acts on
+    (``acting_on``; ``statuses`` stays the page's list of every status)."""
     return page_context(
         request,
         monitor,
@@ -74,7 +77,7 @@ def bulk_context(
         action=action,
         query=query,
         filters=control.describe(query),
-        statuses=control.statuses_for(action, query),
+        acting_on=control.statuses_for(action, query),
         limit=monitor.options.bulk_limit,
         **values,
     )
