@@ -12,14 +12,15 @@ XSS = "<script>alert('xss')</script>"
 
 INSERT = """
 INSERT INTO toro_jobs (queue, class_name, args, name, status, created_at, started_at,
-                       finished_at, started_by, properties, attempt)
+                       finished_at, started_by, properties, attempt, kwargs, priority)
 VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(name)s, %(status)s,
         now() - make_interval(secs => %(age)s),
-        CASE WHEN %(status)s <> 'queued' THEN now() - make_interval(secs => %(age)s) END,
+        CASE WHEN %(status)s NOT IN ('queued', 'scheduled', 'blocked')
+             THEN now() - make_interval(secs => %(age)s) END,
         CASE WHEN %(status)s IN ('complete', 'failed')
              THEN now() - make_interval(secs => %(age)s) + make_interval(secs => %(duration)s) END,
-        CASE WHEN %(status)s <> 'queued' THEN 'host-a:4242' END,
-        %(properties)s::jsonb, %(attempt)s)
+        CASE WHEN %(status)s NOT IN ('queued', 'scheduled', 'blocked') THEN 'host-a:4242' END,
+        %(properties)s::jsonb, %(attempt)s, %(kwargs)s::jsonb, %(priority)s)
 RETURNING id
 """
 
@@ -36,6 +37,8 @@ def add_job(
     age: float = 60.0,
     properties: dict[str, Any] | None = None,
     attempt: int = 1,
+    kwargs: dict[str, Any] | None = None,
+    priority: int = 0,
 ) -> int:
     """Insert one job as a worker would have left it; returns its id."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -51,6 +54,8 @@ def add_job(
                 "duration": duration,
                 "properties": json.dumps(properties or {}),
                 "attempt": attempt,
+                "kwargs": json.dumps(kwargs or {}),
+                "priority": priority,
             },
         ).fetchone()
         assert row is not None
@@ -81,5 +86,12 @@ def row_ids(html: str) -> list[int]:
 
 def csrf_token(html: str) -> str:
     match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert match, "no token in page"
+    return match.group(1)
+
+
+def page_token(html: str) -> str:
+    """The cross-site token every page gives htmx (``hx-headers`` on its body)."""
+    match = re.search(r'"x-toro-csrf": "([^"]+)"', html)
     assert match, "no token in page"
     return match.group(1)

@@ -53,7 +53,9 @@ def test_jobs_page_full_and_partial(monitor, toro_db):
     assert "<html" in full.text and "htmx-2.0.11.min.js" in full.text
     assert f'id="job-{job}"' in full.text and "welcome mail" in full.text
     # polls pause while the tab is hidden: monitor.js cancels them (no eval'd trigger filter)
-    assert 'hx-trigger="every 3000ms"' in full.text and "/static/monitor.js" in full.text
+    # ... and the list also refreshes at once after a bulk action
+    assert 'hx-trigger="every 3000ms, toro-jobs-changed from:body"' in full.text
+    assert "/static/monitor.js" in full.text
     partial = client.get("/jobs", headers=HX)
     assert partial.status_code == 200
     assert "<html" not in partial.text and partial.text.lstrip().startswith('<div id="results"')

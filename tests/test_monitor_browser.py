@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import toro_example_plugin.plugin as example_plugin
 import toro_monitor.plugin as monitor_plugin
 from monitor_support import add_job, failed_properties
 from toro_monitor import MonitorOptions, create_app
 
+from toro_core.store import CoreSyncStore
 from toro_core.testing import rows, scalar, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -128,6 +130,8 @@ def seed(toro_db: str) -> dict[str, int]:
             duration=(i * 37) % 23 + 0.25,
             age=500 - i * 10,
             args=[i, {"user": f"u{i}"}],
+            kwargs={"notify": True} if i % 4 == 1 else None,
+            priority=10 if i % 7 == 0 else 0,
             properties={"example:elapsed_ms": 12.0 + i, "example:wrapped_by": "toro-example-plugin"}
             if i % 3 == 0
             else {},
@@ -251,8 +255,14 @@ def test_example_view_follows_its_predicate(served, page, toro_db, tmp_path):
 
 def test_other_pages(served, page, toro_db, tmp_path):
     seed(toro_db)
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        store = CoreSyncStore(connection=conn)
+        store.pause_queue("imports_low", "ops")
+        store.set_queue_limit("reports_high", 2)
     page.goto(f"{served}/queues")
     page.wait_for_selector("svg.hbar rect")
+    page.wait_for_selector("tr[data-queue='imports_low'][data-paused='true'] form.queue-resume")
+    assert "0 / 2" in page.inner_text("tr[data-queue='reports_high']")
     shot(page, "queues", tmp_path)
     page.goto(f"{served}/chart")
     page.wait_for_selector("figure.histogram svg rect")

@@ -267,10 +267,11 @@ class CoreStore(Store):
         row = await self.fetch_one(query("unblock_jobs"))
         return int(row["unblocked"]) if row else 0
 
-    async def list_limits(self) -> list[Row]:
-        """Every limit: ``key``, ``concurrency``, ``rate``, ``per_seconds``, ``running``,
-        ``blocked``, ``recent_starts``."""
-        return await self.fetch_all(query("list_limits"))
+    async def list_limits(self, limit: int | None = None) -> list[Row]:
+        """Every limit (at most ``limit``; queues' first, then by key): ``key``,
+        ``concurrency``, ``rate``, ``per_seconds``, ``running``, ``blocked``,
+        ``recent_starts``."""
+        return await self.fetch_all(query("list_limits"), {"limit": limit})
 
     async def promote_due(self, limit: int) -> int:
         """Move up to ``limit`` due scheduled jobs to queued; return how many."""
@@ -323,6 +324,11 @@ class CoreStore(Store):
     async def list_queues(self) -> list[Row]:
         """Every known queue: ``name``, ``paused_at``, ``paused_by``, ``processes``, ``slots``."""
         return await self.fetch_all(query("list_queues"))
+
+    async def queue_states(self) -> list[Row]:
+        """The queues with a row in ``toro_queues``: ``name``, ``paused_at`` (``None`` when
+        running), ``paused_by``; reads no job (the monitor's Queues page polls it)."""
+        return await self.fetch_all(query("queue_states"))
 
     # ---------------------------------------------------------------- the process registry
 
@@ -461,8 +467,8 @@ class CoreSyncStore(SyncStore):
         """Set (``None``: clear) the concurrency limit of a queue, for every process."""
         self.fetch_all(query("set_queue_limit"), {"name": name, "concurrency": concurrency})
 
-    def list_limits(self) -> list[Row]:
-        return self.fetch_all(query("list_limits"))
+    def list_limits(self, limit: int | None = None) -> list[Row]:
+        return self.fetch_all(query("list_limits"), {"limit": limit})
 
     def counts(self) -> list[Row]:
         return self.fetch_all(query("count_by_queue_status"))

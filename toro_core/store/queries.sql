@@ -509,7 +509,8 @@ SELECT key FROM limit_row;
 
 -- name: list_limits
 -- Every limit with how full it is now: running jobs holding its slots, jobs blocked on it,
--- and the starts in its rate window.
+-- and the starts in its rate window. Queues' limits first, then by key; at most %(limit)s
+-- (NULL: all; per-key limits can be many, and a page that polls wants a few).
 SELECT l.key, l.concurrency, l.rate, l.per_seconds,
        (SELECT count(*) FROM toro_limit_slots AS s
          WHERE s.key = l.key AND s.job_id IS NOT NULL) AS running,
@@ -519,7 +520,8 @@ SELECT l.key, l.concurrency, l.rate, l.per_seconds,
          WHERE t.at >= now() - make_interval(secs => l.per_seconds)) AS recent_starts
   FROM toro_limits AS l
  WHERE l.concurrency IS NOT NULL OR l.rate IS NOT NULL
- ORDER BY l.key;
+ ORDER BY NOT starts_with(l.key, 'queue:'), l.key
+ LIMIT %(limit)s;
 
 -- name: promote_due
 -- Moves up to %(limit)s scheduled jobs whose time has come to queued, earliest first, and wakes
@@ -699,6 +701,11 @@ SELECT n.name, q.paused_at, q.paused_by,
   FROM names AS n
   LEFT JOIN toro_queues AS q ON q.name = n.name
  ORDER BY n.name;
+
+-- name: queue_states
+-- The queues that have a row in toro_queues (paused now, or paused once): the paused state
+-- alone, cheap on any table size (list_queues also reads every queue name in toro_jobs).
+SELECT name, paused_at, paused_by FROM toro_queues ORDER BY name;
 
 -- name: set_running_properties
 -- Merges %(patch)s (a JSON object) into a running job's properties at once, so other sessions

@@ -22,6 +22,8 @@ from litestar.response import Template
 from toro_core import Toro
 from toro_monitor import assets
 from toro_monitor.charts import UNKNOWN_COLOUR
+from toro_monitor.control import CANCELLABLE
+from toro_monitor.cursor import BadQuery
 from toro_monitor.options import MonitorOptions
 from toro_monitor.security import CSRF_HEADER
 from toro_monitor.store import MonitorStore
@@ -127,6 +129,7 @@ def page_context(
         "htmx_file": assets.HTMX_FILE,
         "status_css": assets.STATUS_CSS,
         "csrf_header": CSRF_HEADER,
+        "cancellable": CANCELLABLE,
         # polls pause while the tab is hidden: monitor.js cancels them (a trigger filter
         # would need eval, which the CSP forbids)
         "poll": f"every {options.poll_interval}ms",
@@ -134,11 +137,25 @@ def page_context(
     }
 
 
+async def form_fields(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
+    """The fields of a posted form, each with its values; a field that is not text (a file
+    of a multipart body) is a :class:`~toro_monitor.cursor.BadQuery`."""
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key in form:
+        values = form.getall(key)
+        if not all(isinstance(value, str) for value in values):
+            raise BadQuery(f"field {key[:40]!r} is not text")
+        fields[key] = [str(value) for value in values]
+    return fields
+
+
 def render(request: Request[Any, Any, Any], page: str, part: str, ctx: dict[str, Any]) -> Template:
     """The template ``page`` (a whole page) or, for htmx, ``part`` (its changing part)."""
     return Template(template_name=T + (part if is_partial(request) else page), context=ctx)
 
 
-def fragment(name: str, ctx: dict[str, Any]) -> Template:
-    """The template ``name`` alone (an action's answer that replaces part of a page)."""
-    return Template(template_name=T + name, context=ctx)
+def fragment(name: str, ctx: dict[str, Any], headers: dict[str, str] | None = None) -> Template:
+    """The template ``name`` alone (an action's answer that replaces part of a page), with
+    ``headers`` (``HX-Trigger``...)."""
+    return Template(template_name=T + name, context=ctx, headers=headers)

@@ -63,12 +63,17 @@ class MonitorOptions:
     #: Origins (``https://ops.example.com``) whose POSTs are accepted besides the request's
     #: own host: for a proxy that rewrites the ``Host`` header.
     allowed_origins: tuple[str, ...] = ()
+    #: The most jobs one press of a bulk action (retry failed, cancel waiting) changes; its
+    #: confirmation counts up to this many and says when more match.
+    bulk_limit: int = 10_000
 
     def __post_init__(self) -> None:
         if self.poll_interval < 250:
             raise ValueError("poll_interval must be at least 250 ms")
         if not 1 <= self.page_size <= 500:
             raise ValueError("page_size must be between 1 and 500")
+        if not 1 <= self.bulk_limit <= 100_000:
+            raise ValueError("bulk_limit must be between 1 and 100,000")
         for pattern in self.charts:
             if pattern not in (ALL, OTHER):
                 re.compile(pattern)

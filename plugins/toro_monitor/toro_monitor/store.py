@@ -18,7 +18,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from toro_core.plugin import CoreStore, load_queries
-from toro_monitor import jobquery, loaders
+from toro_monitor import jobquery, loaders, queues
+from toro_monitor.control import BulkAction, BulkResult
 from toro_monitor.cursor import Cursor
 from toro_monitor.jobquery import JobQuery
 from toro_monitor.limits import ARGS_PREVIEW, LIST_TEXT
@@ -220,6 +221,80 @@ class MonitorStore:
     async def retry(self, job_id: int, by: str = "monitor") -> bool:
         """Put a failed job back to queued; ``False`` when it was not failed (any more)."""
         return bool(await (await self.core()).retry_jobs([job_id], by))
+
+    async def cancel(self, job_id: int, by: str = "monitor") -> str | None:
+        """Cancel a job through the kernel: ``"cancelled"`` (it was waiting), ``"requested"``
+        (it runs: its process stops it), or the final status it already had; ``None`` when
+        there is no such job."""
+        return (await (await self.core()).cancel_jobs([job_id], by)).get(job_id)
+
+    # ------------------------------------------------------------------ bulk actions
+
+    async def bulk_count(
+        self, query: JobQuery, statuses: Sequence[str], cap: int
+    ) -> tuple[int, int | None]:
+        """How many jobs in ``statuses`` match ``query``'s filters (no window: every job),
+        counted no further than ``cap``, and the id of the newest of them."""
+        if not statuses:
+            return 0, None
+        where, params = jobquery.filter_sql(query, None)
+        found = await self._all(
+            sql.SQL(q("bulk_count")).format(where=where),
+            {**params, "statuses": list(statuses), "cap": cap},
+        )
+        newest = found[0]["newest"]
+        return int(found[0]["jobs"]), None if newest is None else int(newest)
+
+    async def bulk_apply(
+        self,
+        action: BulkAction,
+        query: JobQuery,
+        statuses: Sequence[str],
+        upto: int,
+        limit: int,
+        by: str = "monitor",
+    ) -> BulkResult:
+        """Apply ``action`` to the newest ``limit`` jobs in ``statuses`` that match ``query``
+        and are not newer than ``upto``, through the kernel's fenced statements (a job that
+        left those statuses meanwhile is left alone)."""
+        if not statuses:
+            return BulkResult(selected=0, changed=0)
+        where, params = jobquery.filter_sql(query, None)
+        found = await self._all(
+            sql.SQL(q("bulk_ids")).format(where=where),
+            {**params, "statuses": list(statuses), "upto": upto, "limit": limit},
+        )
+        ids = [row["id"] for row in found]
+        if not ids:
+            return BulkResult(selected=0, changed=0)
+        core = await self.core()
+        if action.name == "retry":
+            return BulkResult(selected=len(ids), changed=len(await core.retry_jobs(ids, by)))
+        outcomes = list((await core.cancel_jobs(ids, by)).values())
+        return BulkResult(
+            selected=len(ids),
+            changed=outcomes.count("cancelled"),
+            requested=outcomes.count("requested"),
+        )
+
+    # ------------------------------------------------------------------ queues
+
+    async def queue_overview(self) -> queues.Overview:
+        """Paused state, serving processes and limits of every queue the kernel knows."""
+        core = await self.core()
+        return queues.overview(
+            await core.queue_states(),
+            await core.processes(),
+            await core.list_limits(queues.LIMITS_SHOWN + 1),
+        )
+
+    async def pause_queue(self, name: str, by: str = "monitor") -> bool:
+        """Pause ``name`` in every process; ``False`` when it was paused already."""
+        return await (await self.core()).pause_queue(name, by)
+
+    async def resume_queue(self, name: str) -> bool:
+        """Resume ``name``; ``False`` when it was not paused."""
+        return await (await self.core()).resume_queue(name)
 
     # ------------------------------------------------------------------ processes
 

@@ -28,17 +28,19 @@ from typing import Any
 
 from toro_monitor.context import Monitor
 from toro_monitor.handlers import (
+    bulk,
     histograms,
     job,
     jobs,
     plugin_endpoints,
     plugin_pages,
     processes,
+    queues,
     static,
 )
 
 #: The monitor's own page groups, in the order their routes are registered.
-GROUPS = (jobs, job, histograms, processes, static)
+GROUPS = (jobs, job, bulk, queues, histograms, processes, static)
 
 
 def own_handlers() -> list[Any]:

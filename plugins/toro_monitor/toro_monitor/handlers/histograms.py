@@ -1,4 +1,4 @@
-"""The pages drawn from the jobs-per-queue-and-status histogram: Queues and Chart."""
+"""The Chart page, and the histogram of jobs per queue and status it shares with Queues."""
 
 from __future__ import annotations
 
@@ -31,16 +31,10 @@ async def histogram_context(
     )
 
 
-@get("/queues", name="queues")
-async def queues(request: HTMXRequest, monitor: MonitorDep) -> Template:
-    ctx = await histogram_context(request, monitor, "queues")
-    return render(request, "queues.html", "_queues.html", ctx)
-
-
 @get("/chart", name="chart")
 async def chart(request: HTMXRequest, monitor: MonitorDep) -> Template:
     ctx = await histogram_context(request, monitor, "chart")
     return render(request, "chart.html", "_chart.html", ctx)
 
 
-HANDLERS = [queues, chart]
+HANDLERS = [chart]

@@ -14,11 +14,14 @@ SELECT c.reltuples::bigint AS estimate,
 -- One page of the jobs list: {where} holds the filters (and the keyset condition), {order}
 -- the sort order (on qualified columns, so that it never means the cut output columns);
 -- %(limit)s is the page size plus one (to know whether a next page exists). Text is cut to
--- %(cut)s characters and the arguments to %(args_cut)s: a page stays small whatever a row
--- holds.
+-- %(cut)s characters and the arguments (positional, and keyword ones when there are any) to
+-- %(args_cut)s: a page stays small whatever a row holds.
 SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
        left(name, %(cut)s) AS name, left(status, %(cut)s) AS status, created_at, started_at,
-       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview
+       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview,
+       CASE WHEN kwargs <> jsonb_build_object() THEN left(kwargs::text, %(args_cut)s) END
+           AS kwargs_preview,
+       priority, cancel_requested_at
   FROM toro_jobs
  WHERE {where}
  ORDER BY {order}
@@ -32,8 +35,12 @@ SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_nam
 -- that {order} reads its full columns.
 SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
        left(name, %(cut)s) AS name, left(status, %(cut)s) AS status, created_at, started_at,
-       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview
-  FROM (SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args
+       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview,
+       CASE WHEN kwargs <> jsonb_build_object() THEN left(kwargs::text, %(args_cut)s) END
+           AS kwargs_preview,
+       priority, cancel_requested_at
+  FROM (SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+               kwargs, priority, cancel_requested_at
           FROM toro_jobs
          WHERE {where}
         OFFSET 0) AS toro_jobs
@@ -120,3 +127,21 @@ SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, 
 SELECT id, left(class_name, %(cut)s) AS class_name, left(name, %(cut)s) AS name,
        CASE WHEN isfinite(started_at) THEN now() - started_at END AS running_for
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
+
+-- name: bulk_count
+-- For a bulk action's confirmation: how many jobs in %(statuses)s match {where} (the jobs
+-- list's filters), counting no further than %(cap)s, and the newest one's id (the action then
+-- touches no job queued after the count). Walks the newest first, as the action does.
+SELECT count(*) AS jobs, max(id) AS newest
+  FROM (SELECT id FROM toro_jobs
+         WHERE {where} AND status = ANY(%(statuses)s::text[])
+         ORDER BY id DESC
+         LIMIT %(cap)s) AS capped;
+
+-- name: bulk_ids
+-- The jobs a confirmed bulk action applies to: in %(statuses)s, matching {where}, not newer
+-- than %(upto)s (the newest counted), newest first, at most %(limit)s.
+SELECT id FROM toro_jobs
+ WHERE {where} AND status = ANY(%(statuses)s::text[]) AND id <= %(upto)s
+ ORDER BY id DESC
+ LIMIT %(limit)s;

@@ -1,5 +1,5 @@
-// toro monitor: closes the job modal (button, Escape, click outside) and pauses the polls
-// while the tab is hidden. Everything else is htmx. (The page's CSP forbids eval, so the
+// toro monitor: closes the dialog (its close buttons, Escape, a click outside) and pauses the
+// polls while the tab is hidden. Everything else is htmx. (The page's CSP forbids eval, so the
 // pause is here rather than in an hx-trigger filter, which htmx would evaluate.)
 (function () {
   "use strict";
@@ -15,7 +15,12 @@
   }
   document.addEventListener("click", function (event) {
     var target = event.target;
-    if (target.closest && target.closest("[data-close-modal]")) { closeModal(); return; }
+    var closer = target.closest ? target.closest("[data-close-modal]") : null;
+    if (closer) {
+      // in the dialog a closer closes it; on a page of its own a link goes where it points
+      if (closer.closest("#modal")) { event.preventDefault(); closeModal(); }
+      return;
+    }
     if (target.id === "modal") { closeModal(); }
   });
   document.addEventListener("keydown", function (event) {
