@@ -308,3 +308,59 @@ def test_queues_page_shows_processes_limits_and_a_queue_nobody_serves(monitor, t
     assert "no process" in row("mailers") and "no process" not in row("reports")
     assert 'data-paused="true"' in row("idle") and "by ops" in row("idle")
     assert 'data-limit="queue:reports"' in text  # the limits table
+
+
+# ------------------------------------------------------------------ why a job waits
+
+
+def test_a_waiting_jobs_detail_says_why_it_waits(monitor, make_app, toro_db, start_worker):
+    from limit_workers import RUNS_TABLE as LIMIT_RUNS
+    from limit_workers import ThreeAtATime
+
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        conn.execute(LIMIT_RUNS)
+    with as_default(make_app()):
+        ids = ThreeAtATime.perform_bulk([(5.0,)] * 5)
+    start_worker("-r", "limit_workers", "-c", "10")
+    wait_for(
+        lambda: scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'blocked'") == 2
+    )
+    blocked = scalar(toro_db, "SELECT min(id) FROM toro_jobs WHERE status = 'blocked'")
+    client = monitor()
+    text = client.get(f"/jobs/{blocked}", headers=HX).text
+    assert "Waits for a free slot of its limit &#39;limit_workers.ThreeAtATime&#39;" in text, text
+    assert "3 of 3 running, 2 waiting" in text
+    running = scalar(toro_db, "SELECT min(id) FROM toro_jobs WHERE status = 'running'")
+    assert "Waiting</dt>" not in client.get(f"/jobs/{running}", headers=HX).text
+    assert len(ids) == 5
+
+    paused = add_job(toro_db, queue="held", status="queued")
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        CoreSyncStore(connection=conn).pause_queue("held", "ops")
+    text = client.get(f"/jobs/{paused}", headers=HX).text
+    assert "Its queue &#39;held&#39; is paused" in text
+
+
+def test_the_reasons_for_rate_and_queue_limits():
+    from datetime import UTC, datetime
+
+    from toro_monitor.waiting import reason
+
+    rate = {"rate": 50, "per_seconds": 1.0, "recent_starts": 50, "concurrency": None}
+    job = {
+        "status": "scheduled",
+        "queue": "default",
+        "limit_key": "app.Ping",
+        "scheduled_at": datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC),
+    }
+    assert reason(job, set(), {"app.Ping": rate}) == (
+        "Waits for room in its rate limit 'app.Ping': 50 starts per 1 s, 50 in the current "
+        "window (next try at 10:00:01)."
+    )
+    full = {"concurrency": 2, "running": 2, "rate": None}
+    queued = {"status": "queued", "queue": "mail", "limit_key": None}
+    assert "Its queue's limit is full: 2 of 2 running" in str(
+        reason(queued, set(), {"queue:mail": full})
+    )
+    assert reason(queued, set(), {"queue:mail": {**full, "running": 1}}) is None
+    assert reason({**queued, "status": "running"}, set(), {}) is None

@@ -273,6 +273,10 @@ class CoreStore(Store):
         ``recent_starts``."""
         return await self.fetch_all(query("list_limits"), {"limit": limit})
 
+    async def limits_for(self, keys: Sequence[str]) -> list[Row]:
+        """The limits of ``keys`` that exist, with the columns of :meth:`list_limits`."""
+        return await self.fetch_all(query("limits_for"), {"keys": list(keys)})
+
     async def promote_due(self, limit: int) -> int:
         """Move up to ``limit`` due scheduled jobs to queued; return how many."""
         row = await self.fetch_one(query("promote_due"), {"limit": limit})

@@ -523,6 +523,18 @@ SELECT l.key, l.concurrency, l.rate, l.per_seconds,
  ORDER BY NOT starts_with(l.key, 'queue:'), l.key
  LIMIT %(limit)s;
 
+-- name: limits_for
+-- The limits named in %(keys)s with how full they are now, like list_limits.
+SELECT l.key, l.concurrency, l.rate, l.per_seconds,
+       (SELECT count(*) FROM toro_limit_slots AS s
+         WHERE s.key = l.key AND s.job_id IS NOT NULL) AS running,
+       (SELECT count(*) FROM toro_jobs AS j
+         WHERE j.status = 'blocked' AND j.limit_key = l.key) AS blocked,
+       (SELECT count(*) FROM unnest(l.starts) AS t(at)
+         WHERE t.at >= now() - make_interval(secs => l.per_seconds)) AS recent_starts
+  FROM toro_limits AS l
+ WHERE l.key = ANY(%(keys)s::text[]);
+
 -- name: promote_due
 -- Moves up to %(limit)s scheduled jobs whose time has come to queued, earliest first, and wakes
 -- the workers of their queues (one NOTIFY per queue). Rows another promoter holds are skipped,

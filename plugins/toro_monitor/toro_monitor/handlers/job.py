@@ -25,6 +25,7 @@ from toro_monitor.context import (
 from toro_monitor.control import CANCELLABLE
 from toro_monitor.cursor import MAX_ID, MIN_ID
 from toro_monitor.views import job_sections
+from toro_monitor.waiting import why_waiting
 
 #: What ``?view=`` of an action may ask for: the row of the list, or the detail.
 ACTION_VIEWS = (None, "row", "detail")
@@ -61,6 +62,7 @@ async def detail_context(
         error={k: properties.get(f"error:{k}") for k in ("class", "message", "backtrace")},
         retried=retried if isinstance(retried, list) else [],
         sections=sections,
+        waiting=await why_waiting(await monitor.store.core(), row),
     )
 
 

@@ -115,7 +115,7 @@ SELECT left(class_name, %(cut)s) AS class_name FROM c WHERE class_name IS NOT NU
 -- One job with everything the detail view shows (the page cuts and folds long values).
 SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, finished_at,
        status, started_by, properties, attempt, kwargs, priority, unique_key,
-       cancel_requested_at,
+       cancel_requested_at, limit_key,
        CASE WHEN isfinite(started_at) AND isfinite(finished_at)
             THEN finished_at - started_at END AS duration,
        left(args::text, %(args_cut)s) AS args_preview, result
