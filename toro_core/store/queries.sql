@@ -113,9 +113,16 @@ SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDE
 -- * Nothing is claimed when the process is no longer registered (it was declared dead).
 -- * args, kwargs and properties come back as JSON text: the worker reads each job's on its
 --   own, so one row it cannot read fails alone instead of failing the whole batch.
-WITH served AS (
+-- * %(relaxed)s true turns synchronous_commit off for this statement's own transaction only
+--   (set_config local), so its commit does not wait for the WAL flush: for connections that
+--   cannot keep a session SET (PgBouncer in transaction mode). A worker's direct connections
+--   pass false: their sessions were SET once when opened.
+WITH relaxed AS (
+    SELECT CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) END AS setting
+), served AS (
     SELECT q.name, (l.key IS NOT NULL) AS limited
-      FROM unnest(%(queues)s::text[]) AS q(name)
+      FROM relaxed CROSS JOIN unnest(%(queues)s::text[]) AS q(name)
       LEFT JOIN toro_limits AS l ON l.key = 'queue:' || q.name AND l.concurrency IS NOT NULL
      WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
        AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
@@ -234,15 +241,19 @@ RETURNING t.id, t.queue, t.class_name, t.args::text AS args, t.name, t.created_a
 
 -- name: finish_jobs_plain
 -- finish_jobs for the common case: outcomes of one status with no properties to merge, no
--- new scheduled_at and no result (fewer arrays to send and join). Fenced and notifying the
--- same way.
-WITH finished AS (
+-- new scheduled_at and no result (fewer arrays to send and join). Fenced, notifying and
+-- relaxed (%(relaxed)s) the same way.
+WITH relaxed AS (
+    SELECT CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) END AS setting
+), finished AS (
     UPDATE toro_jobs AS t
        SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND %(status)s <> 'complete'
                          THEN 'cancelled' ELSE %(status)s END,
            finished_at = t.started_at + make_interval(secs => o.duration),
            locked_by = NULL
-      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
+      FROM relaxed
+     CROSS JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
            AS o(id, attempt, duration)
      WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
        AND t.status = 'running'
@@ -261,8 +272,12 @@ SELECT f.id
 -- failure), unless it completed: what a job finished stays finished. A result (perform's
 -- return value) is stored when the attempt returned one; an attempt that returned nothing
 -- leaves the column as it was. A job someone waits for (awaited_at, set by await_job) gets a
--- NOTIFY on toro_finished_<id> with its new status; the others send nothing.
-WITH finished AS (
+-- NOTIFY on toro_finished_<id> with its new status; the others send nothing. %(relaxed)s as
+-- in claim_jobs.
+WITH relaxed AS (
+    SELECT CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) END AS setting
+), finished AS (
     UPDATE toro_jobs AS t
        SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND o.status <> 'complete'
                          THEN 'cancelled' ELSE o.status END,
@@ -271,7 +286,8 @@ WITH finished AS (
            properties = t.properties || o.patch,
            result = COALESCE(o.result, t.result),
            locked_by = NULL
-      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
+      FROM relaxed
+     CROSS JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
                   %(durations)s::float8[], %(scheduled)s::timestamptz[], %(patches)s::jsonb[],
                   %(results)s::jsonb[])
            AS o(id, attempt, status, duration, scheduled_at, patch, result)
