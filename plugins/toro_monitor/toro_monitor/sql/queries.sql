@@ -120,3 +120,8 @@ SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, 
 SELECT id, left(class_name, %(cut)s) AS class_name, left(name, %(cut)s) AS name,
        CASE WHEN isfinite(started_at) THEN now() - started_at END AS running_for
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
+
+-- name: local_statement_timeout
+-- Behind PgBouncer in transaction mode, whose connections cannot carry the statement_timeout
+-- startup option: the same limit (%(timeout)s milliseconds) for the rest of this transaction.
+SELECT set_config('statement_timeout', %(timeout)s, true);
