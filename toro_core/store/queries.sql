@@ -116,17 +116,17 @@ SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDE
 -- * %(relaxed)s true turns synchronous_commit off for this statement's own transaction only
 --   (set_config local), so its commit does not wait for the WAL flush: for connections that
 --   cannot keep a session SET (PgBouncer in transaction mode). A worker's direct connections
---   pass false: their sessions were SET once when opened.
-WITH relaxed AS (
-    SELECT CASE WHEN %(relaxed)s::boolean
-                THEN set_config('synchronous_commit', 'off', true) END AS setting
-), served AS (
+--   pass false (their sessions were SET once when opened), which the planner folds away.
+WITH served AS (
     SELECT q.name, (l.key IS NOT NULL) AS limited
-      FROM relaxed CROSS JOIN unnest(%(queues)s::text[]) AS q(name)
+      FROM unnest(%(queues)s::text[]) AS q(name)
       LEFT JOIN toro_limits AS l ON l.key = 'queue:' || q.name AND l.concurrency IS NOT NULL
      WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
        AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
                         WHERE p.name = q.name AND p.paused_at IS NOT NULL)
+       -- false: folded away by the planner; true: run for each queue served
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
 ), candidates AS (
     SELECT j.id, j.priority, j.queue, j.limit_key, s.limited AS queue_limited
       FROM served AS s
@@ -243,20 +243,18 @@ RETURNING t.id, t.queue, t.class_name, t.args::text AS args, t.name, t.created_a
 -- finish_jobs for the common case: outcomes of one status with no properties to merge, no
 -- new scheduled_at and no result (fewer arrays to send and join). Fenced, notifying and
 -- relaxed (%(relaxed)s) the same way.
-WITH relaxed AS (
-    SELECT CASE WHEN %(relaxed)s::boolean
-                THEN set_config('synchronous_commit', 'off', true) END AS setting
-), finished AS (
+WITH finished AS (
     UPDATE toro_jobs AS t
        SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND %(status)s <> 'complete'
                          THEN 'cancelled' ELSE %(status)s END,
            finished_at = t.started_at + make_interval(secs => o.duration),
            locked_by = NULL
-      FROM relaxed
-     CROSS JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(durations)s::float8[])
            AS o(id, attempt, duration)
      WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
        AND t.status = 'running'
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
     RETURNING t.id, t.status, t.awaited_at
 )
 SELECT f.id
@@ -274,10 +272,7 @@ SELECT f.id
 -- leaves the column as it was. A job someone waits for (awaited_at, set by await_job) gets a
 -- NOTIFY on toro_finished_<id> with its new status; the others send nothing. %(relaxed)s as
 -- in claim_jobs.
-WITH relaxed AS (
-    SELECT CASE WHEN %(relaxed)s::boolean
-                THEN set_config('synchronous_commit', 'off', true) END AS setting
-), finished AS (
+WITH finished AS (
     UPDATE toro_jobs AS t
        SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND o.status <> 'complete'
                          THEN 'cancelled' ELSE o.status END,
@@ -286,13 +281,14 @@ WITH relaxed AS (
            properties = t.properties || o.patch,
            result = COALESCE(o.result, t.result),
            locked_by = NULL
-      FROM relaxed
-     CROSS JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(statuses)s::text[],
                   %(durations)s::float8[], %(scheduled)s::timestamptz[], %(patches)s::jsonb[],
                   %(results)s::jsonb[])
            AS o(id, attempt, status, duration, scheduled_at, patch, result)
      WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
        AND t.status = 'running'
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
     RETURNING t.id, t.status, t.awaited_at
 )
 SELECT f.id
