@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,21 @@ def _free_port() -> int:
 def _quoted(value: str) -> str:
     """A value of a libpq-style ``[databases]`` entry."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@contextlib.contextmanager
+def running(server_url: str) -> Iterator[PgBouncer]:
+    """A started :class:`PgBouncer` for the block; the test is skipped, saying why, when
+    PgBouncer is not installed."""
+    import pytest
+
+    if not os.path.exists(BINARY):
+        pytest.skip(f"PgBouncer is not installed ({BINARY}; apt-get install pgbouncer)")
+    started = PgBouncer(server_url).start()
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 class PgBouncer:
@@ -163,6 +179,16 @@ def assert_clean(url: str) -> None:
     """No session state left on any server connection of the pool."""
     for _pid, commit, timeout, prepared, channels in server_sessions(url):
         assert (commit, timeout, prepared, channels) == ("on", "0", 0, 0)
+
+
+@contextlib.contextmanager
+def explained(*workers: Any) -> Iterator[None]:
+    """Any failure inside the block comes with the workers' logs (``WorkerHandle.log()``)."""
+    try:
+        yield
+    except BaseException as exc:
+        logs = "\n".join(f"--- worker {w.pid}:\n{w.log()[-4000:]}" for w in workers)
+        raise AssertionError(f"{type(exc).__name__}: {exc}\n{logs}") from exc
 
 
 def assert_quiet(log: str) -> None:

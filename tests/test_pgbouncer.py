@@ -12,38 +12,35 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
 import psycopg
 import pytest
-from pgbouncer_support import BINARY, PgBouncer, assert_clean, assert_quiet
+from pgbouncer_support import PgBouncer, assert_clean, assert_quiet, explained, running
 from pgbouncer_workers import Add, Boom, Echo, FailsOnce, Lingers, Progress, Spawns
 
-from toro_core import JobFailed, StatementError, Toro
+from toro_core import JobFailed, Toro
 from toro_core.testing import as_default, drain, run_toro, scalar, wait_for, with_database
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(BINARY),
-    reason=f"PgBouncer is not installed ({BINARY}; apt-get install pgbouncer)",
-)
 WORKERS = ("-r", "pgbouncer_workers")
 PLUGINS = ["retry", "scheduler", "properties"]
-BOUNCED = {"TORO_PGBOUNCER": "transaction"}
+#: A worker behind the pgbouncer; nothing listens unless a test gives a listen URL.
+BOUNCED = {"TORO_PGBOUNCER": "transaction", "TORO_LISTEN_DATABASE_URL": ""}
 FAST = ("--poll-interval", "0.2", "--heartbeat-interval", "0.5", "--dead-after", "3")
 
 
 @pytest.fixture(scope="module")
 def bouncer(toro_server_url: str) -> Iterator[PgBouncer]:
-    started = PgBouncer(toro_server_url).start()
-    try:
+    with running(toro_server_url) as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture
@@ -68,52 +65,56 @@ def test_enqueue_run_results_and_wait(bounced_app, via, start_worker):
     worker = start_worker(
         *WORKERS, "-c", "4", *FAST, plugins=PLUGINS, env={"TORO_DATABASE_URL": via, **BOUNCED}
     )
-    one = Add.perform_async(1, 2)
-    bulk = Add.perform_bulk([(i, i) for i in range(20)])
+    with explained(worker):
+        one = Add.perform_async(1, 2)
+        bulk = Add.perform_bulk([(i, i) for i in range(20)])
 
-    async def from_async_code() -> tuple[list[int], Any]:
-        job = await Echo.aperform_async({"a": [1]})
-        more = await Echo.aperform_bulk([(i,) for i in range(10)])
-        result = await app.await_result(job.id, timeout=30)
-        await app.aclient.close()
-        return more, result
+        async def from_async_code() -> tuple[list[int], Any]:
+            job = await Echo.aperform_async({"a": [1]})
+            more = await Echo.aperform_bulk([(i,) for i in range(10)])
+            result = await app.await_result(job.id, timeout=30)
+            await app.aclient.close()
+            return more, result
 
-    more, result = anyio.run(from_async_code)
-    assert result == {"a": [1]}
-    assert app.wait(one.id, timeout=30) == 3
-    assert [app.wait(i, timeout=30) for i in bulk] == [2 * i for i in range(20)]
-    assert [app.wait(i, timeout=30) for i in more] == list(range(10))
-    with pytest.raises(JobFailed, match="no luck"):
-        app.wait(Boom.perform_async("no luck").id, timeout=30)
-    spawned = app.wait(Spawns.perform_async(4).id, timeout=30)  # enqueued by the job itself
-    assert app.wait(spawned, timeout=30) == 8
-    progress = Progress.perform_async()
-    assert app.wait(progress.id, timeout=30) == {"value": 1}
-    job = app.job(progress.id)
-    assert job is not None and job.properties["step"] == "done"
-    assert "found by polling every 0.2 s" in worker.log()
-    assert worker.stop() == 0
-    assert_quiet(worker.log())
-    assert_clean(via)
+        more, result = anyio.run(from_async_code)
+        assert result == {"a": [1]}
+        assert app.wait(one.id, timeout=30) == 3
+        assert [app.wait(i, timeout=30) for i in bulk] == [2 * i for i in range(20)]
+        assert [app.wait(i, timeout=30) for i in more] == list(range(10))
+        with pytest.raises(JobFailed, match="no luck"):
+            app.wait(Boom.perform_async("no luck").id, timeout=30)
+        spawned = app.wait(Spawns.perform_async(4).id, timeout=30)  # enqueued by the job itself
+        assert app.wait(spawned, timeout=30) == 8
+        progress = Progress.perform_async()
+        assert app.wait(progress.id, timeout=30) == {"value": 1}
+        job = app.job(progress.id)
+        assert job is not None and job.properties["step"] == "done"
+        assert "found by polling every 0.2 s" in worker.log()
+        assert worker.stop() == 0
+        assert_quiet(worker.log())
+        assert_clean(via)
 
 
 def test_listen_goes_to_the_direct_url(via, toro_db, start_worker):
-    env = {"TORO_DATABASE_URL": via, "TORO_LISTEN_DATABASE_URL": toro_db, **BOUNCED}
+    env = {**BOUNCED, "TORO_DATABASE_URL": via, "TORO_LISTEN_DATABASE_URL": toro_db}
     worker = start_worker(*WORKERS, "--poll-interval", "30", env=env)  # polls would be slow
-    app = Toro(via, pgbouncer="transaction", listen_database_url=toro_db, load_entry_points=False)
-    try:
-        time.sleep(0.5)  # idle: the claim loop sleeps for its poll interval
-        started = time.monotonic()
-        job = app.client.enqueue(Add, (2, 3))
-        assert app.wait(job.id, timeout=20) == 5  # woken by NOTIFY, awaited by LISTEN
-        assert time.monotonic() - started < 5
-        listening = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN toro_%%'"
-        assert scalar(toro_db, listening) >= 1  # the worker's listener, straight to PostgreSQL
-    finally:
-        app.close()
-    assert "found by polling" not in worker.log()
-    assert worker.stop() == 0
-    assert_clean(via)
+    with explained(worker):
+        app = Toro(
+            via, pgbouncer="transaction", listen_database_url=toro_db, load_entry_points=False
+        )
+        try:
+            time.sleep(0.5)  # idle: the claim loop sleeps for its poll interval
+            started = time.monotonic()
+            job = app.client.enqueue(Add, (2, 3))
+            assert app.wait(job.id, timeout=20) == 5  # woken by NOTIFY, awaited by LISTEN
+            assert time.monotonic() - started < 5
+            listening = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN toro_%%'"
+            assert scalar(toro_db, listening) >= 1  # the worker's listener, straight to PostgreSQL
+        finally:
+            app.close()
+        assert "found by polling" not in worker.log()
+        assert worker.stop() == 0
+        assert_clean(via)
 
 
 def test_retries_scheduled_and_periodic_jobs(bounced_app, via, toro_db, start_worker):
@@ -121,18 +122,21 @@ def test_retries_scheduled_and_periodic_jobs(bounced_app, via, toro_db, start_wo
     worker = start_worker(
         *WORKERS, *FAST, plugins=PLUGINS, env={"TORO_DATABASE_URL": via, **BOUNCED}
     )
-    flaky = FailsOnce.perform_async("k")
-    later = Add.perform_in(1, 20, 22)
-    assert later.status == "scheduled"
-    assert app.wait(flaky.id, timeout=30) == "k ok"  # waited for through its retry
-    retried = app.job(flaky.id)
-    assert retried is not None and retried.attempt == 2
-    assert app.wait(later.id, timeout=30) == 42  # promoted when due
-    ticks = "SELECT count(*) FROM toro_jobs WHERE class_name LIKE '%%Ticks' AND status = 'complete'"
-    wait_for(lambda: scalar(toro_db, ticks) >= 2, timeout=20)
-    assert worker.stop() == 0
-    assert_quiet(worker.log())
-    assert_clean(via)
+    with explained(worker):
+        flaky = FailsOnce.perform_async("k")
+        later = Add.perform_in(1, 20, 22)
+        assert later.status == "scheduled"
+        assert app.wait(flaky.id, timeout=30) == "k ok"  # waited for through its retry
+        retried = app.job(flaky.id)
+        assert retried is not None and retried.attempt == 2
+        assert app.wait(later.id, timeout=30) == 42  # promoted when due
+        ticks = (
+            "SELECT count(*) FROM toro_jobs WHERE class_name LIKE '%%Ticks' AND status = 'complete'"
+        )
+        wait_for(lambda: scalar(toro_db, ticks) >= 2, timeout=20)
+        assert worker.stop() == 0
+        assert_quiet(worker.log())
+        assert_clean(via)
 
 
 def test_dead_workers_jobs_are_recovered(bounced_app, via, tmp_path, start_worker):
@@ -144,13 +148,14 @@ def test_dead_workers_jobs_are_recovered(bounced_app, via, tmp_path, start_worke
     victim.signal(signal.SIGKILL)
     victim.popen.wait(timeout=10)
     rescuer = start_worker(*WORKERS, *FAST, env=env)
-    assert bounced_app.wait(job.id, timeout=30) == "second run"
-    recovered = bounced_app.job(job.id)
-    assert recovered is not None and recovered.attempt == 2
-    assert recovered.properties["recovered:count"] == 1
-    assert rescuer.stop() == 0
-    assert_quiet(rescuer.log())
-    assert_clean(via)
+    with explained(victim, rescuer):
+        assert bounced_app.wait(job.id, timeout=30) == "second run"
+        recovered = bounced_app.job(job.id)
+        assert recovered is not None and recovered.attempt == 2
+        assert recovered.properties["recovered:count"] == 1
+        assert rescuer.stop() == 0
+        assert_quiet(rescuer.log())
+        assert_clean(via)
 
 
 def test_embedded_worker_and_drain(bounced_app, via):
@@ -209,21 +214,26 @@ def test_migrations_two_at_once(bouncer, empty_db):
     assert_clean(url)
 
 
-def test_without_the_setting_prepared_statements_fail_with_a_hint(via):
-    """What happens to a client not told about the pooler: psycopg prepares a statement that
-    one connection ran five times, on the server connection it happens to be lent then; the
-    next client that does the same there is refused (or finds its own missing elsewhere).
-    toro says what to set."""
-    apps = [Toro(via, load_entry_points=False) for _ in range(2)]
-    try:
-        with pytest.raises(StatementError, match="set TORO_PGBOUNCER=transaction") as raised:
-            for _ in range(50):  # the pools take turns between their connections
-                for app in apps:
-                    app.job(1)
-        assert raised.value.sqlstate in ("42P05", "26000")  # already exists / does not exist
-        told = Toro(via, pgbouncer="transaction", load_entry_points=False)
-        assert [told.job(1) for _ in range(50)] == [None] * 50
-        told.close()
-    finally:
-        for app in apps:
-            app.close()
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_kernel_and_monitor_suites_pass_through_pgbouncer(bouncer, toro_server_url):
+    """The kernel's enqueue and run tests and the monitor's page tests as they are, every app
+    and worker of their fixtures going through the pgbouncer (``TORO_TEST_PGBOUNCER``; LISTEN
+    on the direct URL, as a deployment with ``TORO_LISTEN_DATABASE_URL`` does)."""
+    suites = ["test_kernel_enqueue.py", "test_kernel_runtime.py", "test_monitor.py"]
+    env = dict(
+        os.environ,
+        TORO_TEST_PGBOUNCER=f"127.0.0.1:{bouncer.port}",
+        TORO_TEST_DATABASE_URL=toro_server_url,
+    )
+    tests = Path(__file__).parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *(str(tests / name) for name in suites)],
+        cwd=tests.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout

@@ -7,7 +7,6 @@ use of a connection, and must not outlive it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import anyio
@@ -20,17 +19,13 @@ import toro_retry.plugin
 import toro_scheduler.plugin
 from litestar.testing import TestClient
 from monitor_support import add_job, csrf_token, failed_properties
-from pgbouncer_support import BINARY, PgBouncer, assert_clean
+from pgbouncer_support import PgBouncer, assert_clean, running
 from toro_monitor import MonitorOptions, create_app
 from toro_monitor.store import MonitorStore
 
 from toro_core import Toro
 from toro_core.testing import scalar
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(BINARY),
-    reason=f"PgBouncer is not installed ({BINARY}; apt-get install pgbouncer)",
-)
 HX = {"HX-Request": "true"}
 PLUGINS = [
     toro_monitor.plugin,
@@ -43,11 +38,8 @@ PLUGINS = [
 
 @pytest.fixture(scope="module")
 def bouncer(toro_server_url: str) -> Iterator[PgBouncer]:
-    started = PgBouncer(toro_server_url).start()
-    try:
+    with running(toro_server_url) as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture
