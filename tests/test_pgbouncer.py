@@ -27,7 +27,7 @@ import pytest
 from pgbouncer_support import PgBouncer, assert_clean, assert_quiet, explained, running
 from pgbouncer_workers import Add, Boom, Echo, FailsOnce, Lingers, Progress, Spawns
 
-from toro_core import JobFailed, Toro
+from toro_core import JobCancelled, JobFailed, Toro
 from toro_core.testing import as_default, drain, run_toro, scalar, wait_for, with_database
 
 WORKERS = ("-r", "pgbouncer_workers")
@@ -155,6 +155,29 @@ def test_dead_workers_jobs_are_recovered(bounced_app, via, tmp_path, start_worke
         assert recovered.properties["recovered:count"] == 1
         assert rescuer.stop() == 0
         assert_quiet(rescuer.log())
+        assert_clean(via)
+
+
+def test_cancel_and_pause_reach_a_polling_worker(bounced_app, via, tmp_path, start_worker):
+    app = bounced_app
+    worker = start_worker(*WORKERS, *FAST, env={"TORO_DATABASE_URL": via, **BOUNCED})
+    with explained(worker):
+        marker = tmp_path / "cancelled"
+        running = Lingers.perform_async(str(marker))
+        wait_for(marker.exists, timeout=20)
+        asked = time.monotonic()
+        assert app.cancel(running.id) == {running.id: "requested"}
+        with pytest.raises(JobCancelled):
+            app.wait(running.id, timeout=20)
+        assert time.monotonic() - asked < 5  # the watcher's poll (0.2 s) found the request
+        assert app.pause("default")
+        paused = Add.perform_async(1, 1)
+        time.sleep(1)
+        assert app.job(paused.id).status == "queued"  # type: ignore[union-attr]
+        assert app.resume("default")
+        assert app.wait(paused.id, timeout=20) == 2
+        assert worker.stop() == 0
+        assert_quiet(worker.log())
         assert_clean(via)
 
 
