@@ -38,7 +38,7 @@ from toro_core.runtime.cancels import CancelWatcher
 from toro_core.runtime.claimer import Claimer
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import Executor
-from toro_core.runtime.listener import Listener
+from toro_core.runtime.listener import Listener, listener_for
 from toro_core.runtime.outcomes import OutcomeWriter
 from toro_core.runtime.promoter import Promoter
 from toro_core.runtime.registry import ProcessRegistry
@@ -179,16 +179,7 @@ class WorkerProcess:
             stopping=self.stopping,
         )
         control = Waker()
-        listener = None
-        if connections.listen is not None:
-            listener = Listener(connections.listen, settings.queues, self._waker, control)
-        else:
-            log.info(
-                "behind PgBouncer in transaction mode without a listen URL "
-                "(TORO_LISTEN_DATABASE_URL): nothing LISTENs, new jobs and cancel requests are "
-                "found by polling every %g s (--poll-interval)",
-                settings.poll_interval,
-            )
+        listener = listener_for(connections, settings, self._waker, control)
         stats = ProcessStats(
             slots=slots, writer=writer, claimer=claimer, listener=listener, pool=pool
         )
