@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import anyio
 from psycopg_pool import AsyncConnectionPool
 
 from toro_core import Worker
+from toro_core.app import default_app
 
 _pool: AsyncConnectionPool | None = None
 
@@ -17,11 +17,12 @@ async def _shared_pool() -> AsyncConnectionPool:
     """One pool per worker process for the test workers' own writes."""
     global _pool
     if _pool is None:
+        connections = default_app().connections  # the worker's: behind PgBouncer too
         _pool = AsyncConnectionPool(
-            os.environ["TORO_DATABASE_URL"],
+            connections.url,
             min_size=1,
             max_size=4,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **connections.kwargs},
             open=False,
         )
         await _pool.open()

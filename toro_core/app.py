@@ -17,6 +17,7 @@ import pluggy
 
 from toro_core import settings
 from toro_core.client import AsyncClient, Client
+from toro_core.connections import Connections, pgbouncer_mode
 from toro_core.encoding import dumps
 from toro_core.job import Job
 from toro_core.limits import LimitSpec, spec_of
@@ -34,7 +35,12 @@ if TYPE_CHECKING:
 
 
 class Toro:
-    """One configured toro: where the database is and which plugins are active."""
+    """One configured toro: where the database is and which plugins are active.
+
+    ``pgbouncer="transaction"`` (else ``$TORO_PGBOUNCER``) is for a database reached through
+    PgBouncer in transaction pooling mode, ``listen_database_url`` (else
+    ``$TORO_LISTEN_DATABASE_URL``) a direct URL for LISTEN there (:mod:`toro_core.connections`).
+    """
 
     def __init__(
         self,
@@ -42,8 +48,12 @@ class Toro:
         *,
         plugins: Iterable[object] = (),
         load_entry_points: bool = True,
+        pgbouncer: str | None = None,
+        listen_database_url: str | None = None,
     ) -> None:
         self._database_url = database_url
+        self._pgbouncer = None if pgbouncer is None else pgbouncer_mode(pgbouncer)
+        self._listen_url = listen_database_url
         self.plugin_manager: pluggy.PluginManager = build_plugin_manager(
             load_entry_points=load_entry_points, plugins=plugins
         )
@@ -65,12 +75,26 @@ class Toro:
         self._database_url = url
         self.close()  # the sync pool, if open, pointed at the old database
 
+    @property
+    def connections(self) -> Connections:
+        """How this app connects: its database URL, PgBouncer's pool mode (``pgbouncer=``,
+        else ``$TORO_PGBOUNCER``) and where LISTEN goes (``listen_database_url=``, else
+        ``$TORO_LISTEN_DATABASE_URL``); see :mod:`toro_core.connections`."""
+        return Connections.resolve(self._database_url, self._pgbouncer, self._listen_url)
+
+    def use_pgbouncer(self, mode: str | None, listen_database_url: str | None = None) -> None:
+        """Set the pool mode and listen URL (``None``: their ``TORO_*`` variables) as the
+        constructor does; open pools close, the next use opens them again."""
+        self._pgbouncer = None if mode is None else pgbouncer_mode(mode)
+        self._listen_url = listen_database_url
+        self.close()
+
     def migrate(self) -> list[Migration]:
         """Apply the migrations of the kernel and of this app's plugins that are not applied
         yet (what ``toro-core migrate`` does); return those applied now."""
         from toro_core.migrate import apply
 
-        return apply(self.database_url, self.migrations())
+        return apply(self.connections, self.migrations())
 
     def background_worker(self, **options: Any) -> AbstractContextManager[WorkerProcess]:
         """The sync twin of :meth:`worker`, for WSGI apps and scripts: a worker in a thread of
@@ -161,7 +185,8 @@ class Toro:
         :class:`~toro_core.errors.JobWaitTimeout` (a ``TimeoutError``) when ``timeout``
         seconds pass first (``None``: no limit), ``LookupError`` for an unknown id. A retried
         job is waited for through its retries. Waits by LISTEN on a connection of its own,
-        not by polling (see :mod:`toro_core.waiting`).
+        not by polling, except behind PgBouncer in transaction mode without a listen URL:
+        then it reads the row every 0.1 s (see :mod:`toro_core.waiting`).
         """
         from toro_core.waiting import wait
 

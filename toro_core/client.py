@@ -172,11 +172,12 @@ class Client:
             return CoreSyncStore(connection=connection)
         with self._lock:
             if self._store is None:
+                connections = self.app.connections
                 pool: ConnectionPool[Any] = ConnectionPool(
-                    self.app.database_url,
+                    connections.url,
                     min_size=1,
                     max_size=8,
-                    kwargs={"autocommit": True},
+                    kwargs={"autocommit": True, **connections.kwargs},
                     name="toro-client",
                     open=True,
                 )
@@ -247,11 +248,12 @@ class AsyncClient:
         loop = id(asyncio.get_running_loop())
         store = self._stores.get(loop)
         if store is None:
+            connections = self.app.connections
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                self.app.database_url,
+                connections.url,
                 min_size=1,
                 max_size=8,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, **connections.kwargs},
                 name="toro-aclient",
                 open=False,
             )

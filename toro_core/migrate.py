@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable
 from importlib import resources
 
-from toro_core.store import SyncStore, connect, query
+from toro_core.connections import Connections
+from toro_core.store import SyncStore, query
 
 _FILE = re.compile(r"^(?P<number>\d{4})_(?P<name>[\w-]+)\.sql$")
 #: Arbitrary but fixed key of the advisory lock taken while migrating.
@@ -98,10 +99,16 @@ def render_sql(migrations: Iterable[Migration]) -> str:
     return "\n".join(parts)
 
 
-def apply(conninfo: str, migrations: Iterable[Migration]) -> list[Migration]:
-    """Apply what is not applied yet, in one transaction under the lock; return what ran."""
+def apply(conninfo: str | Connections, migrations: Iterable[Migration]) -> list[Migration]:
+    """Apply what is not applied yet, in one transaction under the lock; return what ran.
+
+    ``conninfo`` is a URL, or an app's :class:`~toro_core.connections.Connections` (through
+    PgBouncer in transaction mode: one transaction, a transaction-level lock, no prepared
+    statements)."""
     pending = list(migrations)
-    with connect(conninfo) as conn:
+    if isinstance(conninfo, str):
+        conninfo = Connections(conninfo)
+    with conninfo.connect() as conn:
         store = SyncStore(connection=conn)
         with store.transaction():
             store.execute(query("lock_migrations"), {"key": LOCK_KEY})

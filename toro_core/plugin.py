@@ -39,7 +39,9 @@ What is here, by use:
   ``manage.py toro_worker``);
 * the database: :class:`Store` / :class:`SyncStore` for a plugin's own statements,
   :class:`CoreStore` for the kernel's operations, :func:`load_queries`, :func:`connect` /
-  :func:`aconnect`, :func:`describe_conninfo`; driver errors arrive as
+  :func:`aconnect`, :func:`describe_conninfo`; :class:`Connections` (``app.connections``:
+  the URL, and what PgBouncer in transaction mode forbids; its ``connect()`` / ``aconnect()``
+  open connections as toro does, ``kwargs`` are for a plugin's own pool); driver errors arrive as
   :class:`~toro_core.errors.DatabaseUnavailable`, :class:`~toro_core.errors.StatementError` and
   :class:`~toro_core.errors.SchemaMissing`;
 * through outages: :class:`Retry`, :func:`until_done`, :data:`TRANSIENT`;
@@ -64,6 +66,7 @@ from toro_core.catalog import loaded as worker_classes
 from toro_core.cli.options import common_options, env_list, import_modules
 from toro_core.cli.start import StartOptions
 from toro_core.client import job_params
+from toro_core.connections import Connections
 from toro_core.embedded import default_data_dir as embedded_data_dir
 from toro_core.embedded import start as start_embedded_server
 from toro_core.encoding import check_json, dumps, encode_args
@@ -99,6 +102,7 @@ def app_of(worker_class: type[Worker]) -> Toro:
 
 __all__ = [
     "TRANSIENT",
+    "Connections",
     "CoreStore",
     "CoreSyncStore",
     "ProcessContext",

@@ -23,7 +23,10 @@ change the default with the ini option ``toro_default_plugins = none``.
 
 Which server: ``TORO_TEST_DATABASE_URL`` (any URL of a server whose databases the tests may
 create: any host, port and user), else PostgreSQL on 127.0.0.1:5432 when something answers
-there, else an embedded server started for the session (``toro-core[embedded]``).
+there, else an embedded server started for the session (``toro-core[embedded]``). With
+``TORO_TEST_PGBOUNCER=host:port``, a PgBouncer in transaction pooling mode in front of that
+server, the fixtures' apps and workers go through it (``pgbouncer="transaction"``, LISTEN on
+the direct URL); ``toro_db`` stays the direct URL.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from toro_core.runtime.drain import Ran
 from toro_core.worker import Worker
 
 SERVER_ENV = "TORO_TEST_DATABASE_URL"
+PGBOUNCER_ENV = "TORO_TEST_PGBOUNCER"
 
 
 def with_database(conninfo: str, dbname: str) -> str:
@@ -59,6 +63,23 @@ def with_database(conninfo: str, dbname: str) -> str:
     parts = conninfo_to_dict(conninfo)
     parts["dbname"] = dbname
     return make_conninfo("", **parts)
+
+
+def routed(conninfo: str) -> dict[str, str]:
+    """How the fixtures' apps reach the database ``conninfo``: ``Toro`` keyword arguments,
+    through the PgBouncer of ``$TORO_TEST_PGBOUNCER`` when it is set (see the module)."""
+    where = os.environ.get(PGBOUNCER_ENV)
+    if not where:
+        return {"database_url": conninfo}
+    host, _, port = where.rpartition(":")
+    parts = conninfo_to_dict(conninfo)
+    parts.update(host=host, port=port)
+    parts.pop("password", None)  # the bouncer logs in with its own
+    return {
+        "database_url": make_conninfo("", **parts),
+        "pgbouncer": "transaction",
+        "listen_database_url": conninfo,
+    }
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -159,6 +180,8 @@ class WorkerFactory:
 
     def __init__(self, conninfo: str, tmp_path: Path, paths: Sequence[str]) -> None:
         self.conninfo = conninfo
+        #: ``TORO_*`` variables of how workers connect (see :func:`routed`).
+        self.routes = {f"TORO_{key.upper()}": value for key, value in routed(conninfo).items()}
         self.tmp_path = tmp_path
         self.paths = list(paths)
         self.handles: list[WorkerHandle] = []
@@ -173,7 +196,7 @@ class WorkerFactory:
         """Start ``toro-core start *args`` with only the entry-point ``plugins`` named."""
         environment = dict(os.environ)
         environment.update(
-            TORO_DATABASE_URL=self.conninfo,
+            self.routes,
             TORO_PLUGINS=",".join(plugins),
             PYTHONPATH=os.pathsep.join([*self.paths, environment.get("PYTHONPATH", "")]),
             PYTHONUNBUFFERED="1",
@@ -378,7 +401,7 @@ def make_app(toro_db: str, request: pytest.FixtureRequest) -> Iterator[Callable[
 
     def factory(plugins: Sequence[object] = (), load_entry_points: bool | None = None) -> Toro:
         load = installed if load_entry_points is None else load_entry_points
-        app = Toro(toro_db, plugins=[*chosen, *plugins], load_entry_points=load)
+        app = Toro(**routed(toro_db), plugins=[*chosen, *plugins], load_entry_points=load)
         apps.append(app)
         return app
 

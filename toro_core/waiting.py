@@ -11,6 +11,11 @@ How a wait works, on one connection of its own (LISTEN is session state):
 
 Outcome writes pay for this only for awaited rows: the statement checks ``awaited_at`` of the
 rows it already updates and notifies none of the others. A job nobody waits for costs nothing.
+
+LISTEN goes where the app's :attr:`~toro_core.connections.Connections.listen` says (the
+database URL, or the direct listen URL behind PgBouncer in transaction mode). When nothing can
+listen (transaction pooling and no listen URL), a wait reads the row through the app's pool
+every :data:`~toro_core.connections.WAIT_POLL` seconds instead.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
+from toro_core.connections import WAIT_POLL
 from toro_core.errors import JobCancelled, JobFailed, JobWaitTimeout
 from toro_core.store import CoreStore, CoreSyncStore, aconnect, connect, translated
 
@@ -40,7 +48,14 @@ def wait(app: Toro, job_id: int, timeout: float | None) -> Any:
     """See :meth:`toro_core.app.Toro.wait`."""
     deadline = _deadline(job_id, timeout)
     final = _final(app)
-    url = app.database_url
+    url = app.connections.listen
+    if url is None:
+        store = app.client.store()
+        job = _found(job_id, store.get_job(job_id))
+        while job.status not in final:
+            time.sleep(min(_pause(job, deadline, timeout), WAIT_POLL))
+            job = _found(job_id, store.get_job(job_id))
+        return outcome(job)
     conn = connect(url)
     with translated(url), conn:
         conn.execute(f"LISTEN {channel(job_id)}")
@@ -58,7 +73,14 @@ async def await_result(app: Toro, job_id: int, timeout: float | None) -> Any:
     """See :meth:`toro_core.app.Toro.await_result`."""
     deadline = _deadline(job_id, timeout)
     final = _final(app)
-    url = app.database_url
+    url = app.connections.listen
+    if url is None:
+        polled = await app.aclient.store()
+        job = _found(job_id, await polled.get_job(job_id))
+        while job.status not in final:
+            await anyio.sleep(min(_pause(job, deadline, timeout), WAIT_POLL))
+            job = _found(job_id, await polled.get_job(job_id))
+        return outcome(job)
     conn = await aconnect(url)
     with translated(url):
         async with conn:

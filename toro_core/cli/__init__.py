@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.database_url:
             app.database_url = args.database_url
+        pgbouncer = getattr(args, "pgbouncer", None)
+        listen_url = getattr(args, "listen_database_url", None)
+        if pgbouncer is not None or listen_url is not None:
+            app.use_pgbouncer(pgbouncer, listen_url)
         code = handler(args, app)
     except ToroError as exc:
         print(f"toro-core: error: {exc}", file=sys.stderr)

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from toro_core import migrate
-from toro_core.store import CoreStore, aconnect
+from toro_core.store import CoreStore
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
+    from toro_core.connections import Connections
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -38,21 +39,23 @@ def cmd_migrate(args: argparse.Namespace, app: Toro) -> int:
     if args.sql:
         sys.stdout.write(migrate.render_sql(migrations))
         return 0
-    applied = migrate.apply(app.database_url, migrations)
+    applied = migrate.apply(app.connections, migrations)
     for migration in applied:
         print(f"applied {migration.label}")
     print(f"schema up to date ({len(migrations)} migrations, {len(applied)} applied now)")
     return 0
 
 
-async def _read_status(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    async with await aconnect(url) as conn:
+async def _read_status(
+    connections: Connections,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async with await connections.aconnect() as conn:
         store = CoreStore(connection=conn)
         return await store.processes(), await store.counts()
 
 
 def cmd_status(args: argparse.Namespace, app: Toro) -> int:
-    processes, counts = anyio.run(_read_status, app.database_url)
+    processes, counts = anyio.run(_read_status, app.connections)
     if args.json:
         print(json.dumps({"processes": processes, "counts": counts}, default=str, indent=2))
         return 0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from toro_core.cli.options import positive_int
 from toro_core.errors import ToroError
 from toro_core.printable import printable
-from toro_core.store import CoreSyncStore, connect
+from toro_core.store import CoreSyncStore
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
@@ -94,7 +94,7 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace, app: Toro) -> int:
     status = _status(app, args.status)
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         jobs = CoreSyncStore(connection=conn).list_jobs(
             status=status, queue=args.queue, class_name=args.worker, limit=_limit(args.limit)
         )
@@ -115,7 +115,7 @@ def cmd_list(args: argparse.Namespace, app: Toro) -> int:
 
 
 def cmd_show(args: argparse.Namespace, app: Toro) -> int:
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         job = CoreSyncStore(connection=conn).get_job(args.id)
     if job is None:
         print(f"toro-core: no job {args.id}", file=sys.stderr)
@@ -141,7 +141,7 @@ def cmd_retry(args: argparse.Namespace, app: Toro) -> int:
     _explicit_or_filters(args, uses_filters)
     if not args.ids and not args.failed:
         raise ToroError("give job ids, or --failed (with --queue/--worker to narrow it)")
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         store = CoreSyncStore(connection=conn)
         ids = args.ids or store.find_job_ids(
             statuses=["failed"],
@@ -169,7 +169,7 @@ def cmd_cancel(args: argparse.Namespace, app: Toro) -> int:
     _explicit_or_filters(args, uses_filters)
     if not args.ids and not uses_filters:
         raise ToroError("give job ids, or filters (--status, --queue, --worker) to choose jobs")
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         store = CoreSyncStore(connection=conn)
         ids = args.ids or store.find_job_ids(
             statuses=[status] if status else list(CANCELLABLE),

@@ -62,13 +62,27 @@ def common_options() -> argparse.ArgumentParser:
     Use it as a parent parser: ``subparsers.add_parser("x", parents=[common_options()])``.
     Defaults are suppressed here so that a value given before the subcommand is not reset by
     the subcommand's copy of the option; ``toro-core`` fills them in after parsing
-    (``args.database_url`` is then the option or ``None``).
+    (``args.database_url`` is then the option or ``None``) and sets the app's database URL and
+    PgBouncer options from them.
     """
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument(
         "--database-url",
         default=argparse.SUPPRESS,
         help="PostgreSQL URL or conninfo (default: $TORO_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--pgbouncer",
+        default=argparse.SUPPRESS,
+        choices=("off", "session", "transaction"),
+        help="PgBouncer's pool_mode between toro and PostgreSQL: 'transaction' turns off "
+        "prepared statements and session state ($TORO_PGBOUNCER, default off)",
+    )
+    parser.add_argument(
+        "--listen-database-url",
+        default=argparse.SUPPRESS,
+        help="direct PostgreSQL URL for LISTEN behind PgBouncer in transaction mode; without "
+        "one, workers poll ($TORO_LISTEN_DATABASE_URL)",
     )
     parser.add_argument(
         "--log-level",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from toro_core.cli.options import positive_int
 from toro_core.errors import ToroError
-from toro_core.store import CoreSyncStore, connect
+from toro_core.store import CoreSyncStore
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
@@ -76,7 +76,7 @@ def queue_report(store: CoreSyncStore) -> list[dict[str, Any]]:
 
 
 def cmd_list(args: argparse.Namespace, app: Toro) -> int:
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         report = queue_report(CoreSyncStore(connection=conn))
     if args.json:
         print(json.dumps(report, default=str, indent=2))
@@ -109,7 +109,7 @@ def _name(value: str) -> str:
 
 
 def cmd_pause(args: argparse.Namespace, app: Toro) -> int:
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         changed = CoreSyncStore(connection=conn).pause_queue(
             _name(args.name), f"toro-core on {socket.gethostname()}"
         )
@@ -118,7 +118,7 @@ def cmd_pause(args: argparse.Namespace, app: Toro) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, app: Toro) -> int:
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         changed = CoreSyncStore(connection=conn).resume_queue(_name(args.name))
     print(f"queue {args.name}: {'resumed' if changed else 'was not paused'}")
     return 0
@@ -126,7 +126,7 @@ def cmd_resume(args: argparse.Namespace, app: Toro) -> int:
 
 def cmd_limit(args: argparse.Namespace, app: Toro) -> int:
     concurrency = None if args.clear else args.concurrency
-    with connect(app.database_url) as conn:
+    with app.connections.connect() as conn:
         CoreSyncStore(connection=conn).set_queue_limit(_name(args.name), concurrency)
     if concurrency is None:
         print(f"queue {args.name}: no concurrency limit")

@@ -68,8 +68,13 @@ class Drain:
         self.identity = f"{socket.gethostname()}:{os.getpid()}:drain"
 
     async def __aenter__(self) -> Drain:
+        connections = self.app.connections
         self._pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.app.database_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+            connections.url,
+            min_size=1,
+            max_size=2,
+            kwargs={"autocommit": True, **connections.kwargs},
+            open=False,
         )
         await self._pool.open()
         self.store = CoreStore(self._pool)

@@ -3,21 +3,45 @@
 Enqueues send ``NOTIFY toro_jobs, '<queue>'`` when they commit: one on a served queue wakes the
 claim loop at once. Cancel requests send ``NOTIFY toro_control, 'cancel'``, which wakes the
 cancel watcher. The listener reconnects through outages; the claim loop's and the watcher's
-polls cover the gap, so a lost notification costs at most a poll interval.
+polls cover the gap, so a lost notification costs at most a poll interval. It connects where
+``app.connections.listen`` says: behind PgBouncer in transaction mode, a direct listen URL or
+nothing at all (then the polls do all the finding).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from toro_core.runtime.retry import TRANSIENT, Retry
 from toro_core.runtime.waker import Waker
 from toro_core.store import aconnect, translated
 
+if TYPE_CHECKING:
+    from toro_core.connections import Connections
+    from toro_core.settings import WorkerSettings
+
 log = logging.getLogger("toro.worker")
 CHANNEL = "toro_jobs"
 CONTROL_CHANNEL = "toro_control"
+
+
+def listener_for(
+    connections: Connections, settings: WorkerSettings, waker: Waker, control: Waker
+) -> Listener | None:
+    """The listener of a worker process, on ``connections.listen``; ``None`` (and a log line
+    saying so) when nothing can listen: behind PgBouncer in transaction mode without a listen
+    URL, where the claim loop and the cancel watcher find their work by polling."""
+    if connections.listen is not None:
+        return Listener(connections.listen, settings.queues, waker, control)
+    log.info(
+        "behind PgBouncer in transaction mode without a listen URL (TORO_LISTEN_DATABASE_URL): "
+        "nothing LISTENs, new jobs and cancel requests are found by polling every %g s "
+        "(--poll-interval)",
+        settings.poll_interval,
+    )
+    return None
 
 
 class Listener:

@@ -7,7 +7,8 @@ The parts, each in its own module:
   :mod:`.executor` (async ``perform`` on the loop, sync ``perform`` in a thread);
 * :mod:`.outcomes`: writes finished attempts back in batches, fenced;
 * :mod:`.registry`: registration, heartbeats and recovery of dead processes;
-* :mod:`.listener`: LISTEN for new jobs and cancel requests; :mod:`.cancels`: stops the
+* :mod:`.listener`: LISTEN for new jobs and cancel requests (none behind PgBouncer in
+  transaction mode without a listen URL: polls find them); :mod:`.cancels`: stops the
   attempts someone asked to cancel; :mod:`.promoter`: due scheduled jobs to queued;
 * :mod:`.services`: the plugins' ``worker_services``; :mod:`.signals`: SIGTERM and SIGINT
   (only for a process of its own; an embedded worker leaves signals to its application).
@@ -37,7 +38,7 @@ from toro_core.runtime.cancels import CancelWatcher
 from toro_core.runtime.claimer import Claimer
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import Executor
-from toro_core.runtime.listener import Listener
+from toro_core.runtime.listener import Listener, listener_for
 from toro_core.runtime.outcomes import OutcomeWriter
 from toro_core.runtime.promoter import Promoter
 from toro_core.runtime.registry import ProcessRegistry
@@ -47,10 +48,11 @@ from toro_core.runtime.slots import Slots
 from toro_core.runtime.stats import ProcessStats
 from toro_core.runtime.summary import Summary
 from toro_core.runtime.waker import Waker
-from toro_core.store import CoreStore, aconnect, describe_conninfo
+from toro_core.store import CoreStore, describe_conninfo
 
 if TYPE_CHECKING:
     from toro_core.app import Toro
+    from toro_core.connections import Connections
     from toro_core.settings import WorkerSettings
 
 log = logging.getLogger("toro.worker")
@@ -67,7 +69,8 @@ class Parts:
     writer: OutcomeWriter
     slots: Slots
     claimer: Claimer
-    listener: Listener
+    #: ``None`` when nothing can LISTEN (transaction pooling without a listen URL): polling.
+    listener: Listener | None
     #: Woken by control notifications (cancels).
     control: Waker
 
@@ -103,14 +106,17 @@ class WorkerProcess:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> int:
-        url = self.app.database_url
-        await _check_database(url)
+        connections = self.app.connections
+        await _check_database(connections)
+        # a session SET is kept by a direct connection; behind PgBouncer in transaction mode
+        # the claims and outcomes relax their own commits instead (CoreStore.relaxed_commit)
+        session_set = not (self.settings.synchronous_commit or connections.transaction_pooled)
         pool = AsyncConnectionPool(
-            url,
+            connections.url,
             min_size=3,
             max_size=8,
-            kwargs={"autocommit": True},
-            configure=None if self.settings.synchronous_commit else _relaxed_commit,
+            kwargs={"autocommit": True, **connections.kwargs},
+            configure=_relaxed_commit if session_set else None,
             open=False,
             timeout=10,
             # The pool's own reconnection backs off up to minutes in a long outage; giving up
@@ -121,7 +127,7 @@ class WorkerProcess:
         )
         await pool.open(wait=True, timeout=30)
         try:
-            parts = self._build(pool)
+            parts = self._build(pool, connections)
             # before registering: a plugin that refuses to start (a metrics port in use) fails
             # the process with nothing to undo
             plugin_services = services.collect(parts.context)
@@ -138,9 +144,12 @@ class WorkerProcess:
         )
         return 0
 
-    def _build(self, pool: AsyncConnectionPool[Any]) -> Parts:
+    def _build(self, pool: AsyncConnectionPool[Any], connections: Connections) -> Parts:
         settings = self.settings
-        store = CoreStore(pool)
+        store = CoreStore(
+            pool,
+            relaxed_commit=connections.transaction_pooled and not settings.synchronous_commit,
+        )
         registry: ProcessRegistry
         stats: ProcessStats
         context = ProcessContext(
@@ -171,7 +180,7 @@ class WorkerProcess:
             stopping=self.stopping,
         )
         control = Waker()
-        listener = Listener(self.app.database_url, settings.queues, self._waker, control)
+        listener = listener_for(connections, settings, self._waker, control)
         stats = ProcessStats(
             slots=slots, writer=writer, claimer=claimer, listener=listener, pool=pool
         )
@@ -191,7 +200,8 @@ class WorkerProcess:
         async with anyio.create_task_group() as background:
             background.start_soon(parts.registry.run)
             background.start_soon(parts.writer.run)
-            background.start_soon(parts.listener.run)
+            if parts.listener is not None:
+                background.start_soon(parts.listener.run)
             background.start_soon(promoter.run)
             background.start_soon(cancels.run)
             summary = Summary(
@@ -266,13 +276,13 @@ class WorkerProcess:
             log.warning("could not leave the process registry in time")
 
 
-async def _check_database(url: str) -> None:
+async def _check_database(connections: Connections) -> None:
     """Fail fast, in one clear line, on a database that is unreachable or not migrated."""
-    conn = await aconnect(url)
+    conn = await connections.aconnect()
     async with conn:
         if not await CoreStore(connection=conn).schema_ready():
             raise SchemaMissing(
-                f"the toro tables do not exist in {describe_conninfo(url)}: "
+                f"the toro tables do not exist in {describe_conninfo(connections.url)}: "
                 "run `toro-core migrate` first"
             )
 
@@ -280,7 +290,9 @@ async def _check_database(url: str) -> None:
 async def _relaxed_commit(conn: psycopg.AsyncConnection[Any]) -> None:
     """Claims and outcomes commit without waiting for the WAL flush.
 
-    Enqueues are not affected (they use other connections). A database crash can forget the
+    Enqueues are not affected (they use other connections). Direct connections only: behind
+    PgBouncer in transaction mode a session SET would reach other clients' transactions
+    (:class:`CoreStore` ``relaxed_commit`` does it per statement). A database crash can forget the
     last fraction of a second of claims and outcomes; those jobs are then queued again or
     recovered from their holder, and run again: at least once, never zero.
     """

@@ -51,6 +51,7 @@ class ProcessRegistry:
         self.pid = os.getpid()
         self._last_contact: float | None = None
         self._steady_since: float | None = None
+        self._leaving = False
 
     async def register(self) -> None:
         self.process_id = str(uuid.uuid4())
@@ -75,7 +76,7 @@ class ProcessRegistry:
         """Refresh the heartbeat; ``False`` if this process had been declared dead."""
         alive = await self.store.heartbeat(self.process_id)
         self._contact()
-        if not alive:
+        if not alive and not self._leaving:  # gone because it left: a heartbeat in flight
             old = self.process_id
             log.warning(
                 "process %s was declared dead (missed heartbeats); its unfinished jobs were "
@@ -133,4 +134,7 @@ class ProcessRegistry:
             await anyio.sleep(self.settings.heartbeat_interval)
 
     async def deregister(self) -> None:
+        """Leave the registry for good: a heartbeat that finds the row gone after this does
+        not register the process again."""
+        self._leaving = True
         await self.store.deregister_process(self.process_id)

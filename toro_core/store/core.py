@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 
 from toro_core.job import Job
 from toro_core.store.base import Row, Store, SyncStore, fetch_all
@@ -59,7 +61,22 @@ class Recovery(NamedTuple):
 
 
 class CoreStore(Store):
-    """The kernel's statements from async code (the worker process, the async client)."""
+    """The kernel's statements from async code (the worker process, the async client).
+
+    With ``relaxed_commit`` claims and outcomes turn ``synchronous_commit`` off for their own
+    transaction inside their statement (no round trip more), for connections that cannot keep
+    a session ``SET`` (PgBouncer in transaction mode); other stores leave the session's value.
+    """
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any] | None = None,
+        *,
+        connection: psycopg.AsyncConnection[Any] | None = None,
+        relaxed_commit: bool = False,
+    ) -> None:
+        super().__init__(pool, connection=connection)
+        self.relaxed_commit = relaxed_commit
 
     # ---------------------------------------------------------------- enqueue and read
 
@@ -151,6 +168,7 @@ class CoreStore(Store):
                 "limit": limit,
                 "owner": owner,
                 "started_by": started_by,
+                "relaxed": self.relaxed_commit,
             },
         )
         jobs = [Job.from_json_row(row) for row in rows]
@@ -180,6 +198,7 @@ class CoreStore(Store):
                     conn,
                     query("finish_jobs_plain"),
                     {
+                        "relaxed": self.relaxed_commit,
                         "owner": owner,
                         "status": status,
                         "ids": [o.id for o in group],
@@ -193,6 +212,7 @@ class CoreStore(Store):
                     conn,
                     query("finish_jobs"),
                     {
+                        "relaxed": self.relaxed_commit,
                         "owner": owner,
                         "ids": [o.id for o in rich],
                         "attempts": [o.attempt for o in rich],

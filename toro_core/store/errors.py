@@ -5,6 +5,10 @@
 * a missing table becomes :class:`~toro_core.errors.SchemaMissing` (run ``toro-core migrate``);
 * any other refusal becomes :class:`~toro_core.errors.StatementError` with its ``sqlstate``.
 
+What PgBouncer in transaction pooling mode does to a client that was not told about it (a
+prepared statement another client made, or missing, on the server connection it was lent; a
+startup parameter refused) gets a hint to set ``TORO_PGBOUNCER=transaction`` appended.
+
 The driver's exception stays reachable as ``__cause__``. Every store runs its statements inside
 :func:`translated`, so code above the store catches toro errors only.
 """
@@ -42,19 +46,40 @@ def describe_conninfo(conninfo: str) -> str:
     return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
 
 
+#: Appended to errors that mean a transaction pooler is in the way of a client set up for a
+#: direct connection.
+PGBOUNCER_HINT = (
+    " (behind PgBouncer in transaction pooling mode? set TORO_PGBOUNCER=transaction, "
+    "see the README's 'Behind PgBouncer')"
+)
+#: psycopg names its prepared statements ``_pg3_<n>``.
+_PREPARED = (psycopg.errors.DuplicatePreparedStatement, psycopg.errors.InvalidSqlStatementName)
+
+
+def _pooler_hint(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, _PREPARED) and '"_pg3_' in text:
+        return PGBOUNCER_HINT
+    if "unsupported startup parameter" in text:
+        return PGBOUNCER_HINT
+    return ""
+
+
 def translate(exc: BaseException, conninfo: str | None = None) -> ToroError | None:
     """The toro error for a driver error, or ``None`` when ``exc`` is not one."""
     if isinstance(exc, ToroError):
         return exc
     if isinstance(exc, DRIVER_TRANSIENT):
         where = f" at {describe_conninfo(conninfo)}" if conninfo else ""
-        return DatabaseUnavailable(f"cannot reach PostgreSQL{where}: {first_line(exc)}")
+        return DatabaseUnavailable(
+            f"cannot reach PostgreSQL{where}: {first_line(exc)}{_pooler_hint(exc)}"
+        )
     if isinstance(exc, psycopg.errors.UndefinedTable):
         return SchemaMissing(
             f"{first_line(exc)}: the toro tables are missing, run `toro-core migrate`",
         )
     if isinstance(exc, psycopg.Error):
-        return StatementError(first_line(exc), sqlstate=exc.sqlstate)
+        return StatementError(first_line(exc) + _pooler_hint(exc), sqlstate=exc.sqlstate)
     return None
 
 

@@ -113,6 +113,10 @@ SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDE
 -- * Nothing is claimed when the process is no longer registered (it was declared dead).
 -- * args, kwargs and properties come back as JSON text: the worker reads each job's on its
 --   own, so one row it cannot read fails alone instead of failing the whole batch.
+-- * %(relaxed)s true turns synchronous_commit off for this statement's own transaction only
+--   (set_config local), so its commit does not wait for the WAL flush: for connections that
+--   cannot keep a session SET (PgBouncer in transaction mode). A worker's direct connections
+--   pass false (their sessions were SET once when opened), which the planner folds away.
 WITH served AS (
     SELECT q.name, (l.key IS NOT NULL) AS limited
       FROM unnest(%(queues)s::text[]) AS q(name)
@@ -120,6 +124,9 @@ WITH served AS (
      WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
        AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
                         WHERE p.name = q.name AND p.paused_at IS NOT NULL)
+       -- false: folded away by the planner; true: run for each queue served
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
 ), candidates AS (
     SELECT j.id, j.priority, j.queue, j.limit_key, s.limited AS queue_limited
       FROM served AS s
@@ -234,8 +241,8 @@ RETURNING t.id, t.queue, t.class_name, t.args::text AS args, t.name, t.created_a
 
 -- name: finish_jobs_plain
 -- finish_jobs for the common case: outcomes of one status with no properties to merge, no
--- new scheduled_at and no result (fewer arrays to send and join). Fenced and notifying the
--- same way.
+-- new scheduled_at and no result (fewer arrays to send and join). Fenced, notifying and
+-- relaxed (%(relaxed)s) the same way.
 WITH finished AS (
     UPDATE toro_jobs AS t
        SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND %(status)s <> 'complete'
@@ -246,6 +253,8 @@ WITH finished AS (
            AS o(id, attempt, duration)
      WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
        AND t.status = 'running'
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
     RETURNING t.id, t.status, t.awaited_at
 )
 SELECT f.id
@@ -261,7 +270,8 @@ SELECT f.id
 -- failure), unless it completed: what a job finished stays finished. A result (perform's
 -- return value) is stored when the attempt returned one; an attempt that returned nothing
 -- leaves the column as it was. A job someone waits for (awaited_at, set by await_job) gets a
--- NOTIFY on toro_finished_<id> with its new status; the others send nothing.
+-- NOTIFY on toro_finished_<id> with its new status; the others send nothing. %(relaxed)s as
+-- in claim_jobs.
 WITH finished AS (
     UPDATE toro_jobs AS t
        SET status = CASE WHEN t.cancel_requested_at IS NOT NULL AND o.status <> 'complete'
@@ -277,6 +287,8 @@ WITH finished AS (
            AS o(id, attempt, status, duration, scheduled_at, patch, result)
      WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
        AND t.status = 'running'
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
     RETURNING t.id, t.status, t.awaited_at
 )
 SELECT f.id

@@ -22,7 +22,6 @@ import anyio
 from toro_core import Toro, ToroError
 from toro_core.plugin import (
     CoreStore,
-    aconnect,
     common_options,
     describe_conninfo,
     embedded_data_dir,
@@ -157,7 +156,7 @@ async def _enqueue_stream(app: Toro, rate: float) -> None:
 
 
 async def _progress(app: Toro) -> None:
-    async with await aconnect(app.database_url) as conn:
+    async with await app.connections.aconnect() as conn:
         store = CoreStore(connection=conn)
         while True:
             await anyio.sleep(2)

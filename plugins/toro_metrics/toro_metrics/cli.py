@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from toro_core.plugin import aconnect, common_options
+from toro_core.plugin import common_options
 from toro_metrics.queues import QueueSnapshot, render, snapshot
 
 if TYPE_CHECKING:
@@ -31,8 +31,8 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(handler=run)
 
 
-async def read(url: str) -> QueueSnapshot:
-    conn = await aconnect(url)
+async def read(app: Toro) -> QueueSnapshot:
+    conn = await app.connections.aconnect()
     async with conn:
         return await snapshot(conn)
 
@@ -55,6 +55,6 @@ def as_json(snap: QueueSnapshot) -> str:
 
 
 def run(args: argparse.Namespace, app: Toro) -> int:
-    snap = anyio.run(read, app.database_url)
+    snap = anyio.run(read, app)
     print(as_json(snap) if args.json else render(snap), end="" if not args.json else "\n")
     return 0

@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from toro_core.plugin import CoreStore, load_queries
+from toro_core.plugin import Connections, CoreStore, load_queries
 from toro_monitor import jobquery, loaders, queues
 from toro_monitor.control import BulkAction, BulkResult
 from toro_monitor.cursor import Cursor
@@ -69,8 +69,17 @@ class Histogram:
 
 
 class MonitorStore:
-    def __init__(self, conninfo: str, options: MonitorOptions) -> None:
-        self.conninfo = conninfo
+    """The monitor's statements, on a pool of its own to the app's database.
+
+    Every statement is cut off after ``options.statement_timeout`` milliseconds: a startup
+    option of each connection, or behind PgBouncer in transaction mode (which refuses startup
+    options and keeps no session) a ``SET LOCAL`` in a transaction around each use of a
+    connection.
+    """
+
+    def __init__(self, connections: Connections, options: MonitorOptions) -> None:
+        self.connections = connections
+        self.conninfo = connections.url
         self.options = options
         self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
@@ -78,19 +87,20 @@ class MonitorStore:
     async def _open(self) -> AsyncConnectionPool:
         async with self._lock:
             if self._pool is None:
-                timeout = f"-c statement_timeout={int(self.options.statement_timeout)}"
+                kwargs: dict[str, Any] = {
+                    "autocommit": True,
+                    "row_factory": dict_row,
+                    # custom plans only: a generic plan cannot see that a filter value is
+                    # rare and walks the whole table for it
+                    "prepare_threshold": None,
+                }
+                if not self.connections.transaction_pooled:
+                    kwargs["options"] = f"-c statement_timeout={self._timeout}"
                 pool = AsyncConnectionPool(
                     self.conninfo,
                     min_size=1,
                     max_size=self.options.pool_size,
-                    kwargs={
-                        "autocommit": True,
-                        "row_factory": dict_row,
-                        "options": timeout,
-                        # custom plans only: a generic plan cannot see that a filter value
-                        # is rare and walks the whole table for it
-                        "prepare_threshold": None,
-                    },
+                    kwargs=kwargs,
                     configure=self._configure,
                     open=False,
                 )
@@ -111,11 +121,21 @@ class MonitorStore:
             pool, self._pool = self._pool, None
             await pool.close()
 
+    @property
+    def _timeout(self) -> int:
+        return int(self.options.statement_timeout)
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection of the pool whose statements obey the statement timeout."""
         pool = self._pool or await self._open()
         async with pool.connection() as conn:
-            yield conn
+            if not self.connections.transaction_pooled:
+                yield conn
+                return
+            async with conn.transaction():
+                await conn.execute(q("local_statement_timeout"), {"timeout": str(self._timeout)})
+                yield conn
 
     async def _all(self, query: str | sql.Composable, params: Any = None) -> list[dict[str, Any]]:
         async with self.connection() as conn:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from toro_core import ConfigurationError, DatabaseUnavailable, SchemaMissing, Toro
-from toro_core.plugin import SyncStore, common_options, connect, env_list, import_modules, utcnow
+from toro_core.plugin import SyncStore, common_options, env_list, import_modules, utcnow
 from toro_scheduler.schedules import Schedule, find_schedules
 from toro_scheduler.sql import query
 from toro_scheduler.triggers import Trigger, next_ticks, trigger_from
@@ -76,7 +76,7 @@ def _read_database(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     """Stored schedules and upcoming jobs; or a reason the database could not be read."""
     try:
-        with connect(app.database_url) as conn:
+        with app.connections.connect() as conn:
             store = SyncStore(connection=conn)
             stored = store.fetch_all(query("list_schedules"))
             upcoming = []

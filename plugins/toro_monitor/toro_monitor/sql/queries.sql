@@ -145,3 +145,8 @@ SELECT id FROM toro_jobs
  WHERE {where} AND status = ANY(%(statuses)s::text[]) AND id <= %(upto)s
  ORDER BY id DESC
  LIMIT %(limit)s;
+
+-- name: local_statement_timeout
+-- Behind PgBouncer in transaction mode, whose connections cannot carry the statement_timeout
+-- startup option: the same limit (%(timeout)s milliseconds) for the rest of this transaction.
+SELECT set_config('statement_timeout', %(timeout)s, true);
