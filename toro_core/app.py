@@ -8,9 +8,8 @@ with exactly the plugins they want.
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
@@ -18,7 +17,7 @@ import pluggy
 from toro_core import settings
 from toro_core.client import AsyncClient, Client
 from toro_core.connections import Connections, pgbouncer_mode
-from toro_core.encoding import dumps
+from toro_core.hookcalls import HookCalls
 from toro_core.job import Job
 from toro_core.limits import LimitSpec, spec_of
 from toro_core.migrate import Migration, MigrationSource, discover
@@ -29,12 +28,11 @@ from toro_core.worker import check_options
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
-    from toro_core.outcome import Execution
     from toro_core.runtime import WorkerProcess
     from toro_core.worker import Worker
 
 
-class Toro:
+class Toro(HookCalls):
     """One configured toro: where the database is and which plugins are active.
 
     ``pgbouncer="transaction"`` (else ``$TORO_PGBOUNCER``) is for a database reached through
@@ -260,93 +258,6 @@ class Toro:
 
     def migrations(self) -> list[Migration]:
         return discover(self.migration_sources())
-
-    # ------------------------------------------------------------ hook facade
-
-    @functools.cached_property
-    def _has_impls(self) -> dict[str, bool]:
-        names = ("job_enqueued", "job_started", "job_finished", "around_job", "job_headers")
-        return {
-            name: bool(getattr(self.plugin_manager.hook, name).get_hookimpls()) for name in names
-        }
-
-    def job_name(
-        self, worker_class: type[Worker], args: Sequence[Any], kwargs: dict[str, Any]
-    ) -> str | None:
-        result = self.plugin_manager.hook.job_name(
-            worker_class=worker_class, args=args, kwargs=kwargs
-        )
-        return None if result is None else str(result)
-
-    def job_namer(
-        self, worker_class: type[Worker]
-    ) -> Callable[[Sequence[Any], dict[str, Any]], str | None] | None:
-        """A name function for bulk enqueue, or ``None`` when no plugin would name the jobs."""
-        impls = self.plugin_manager.hook.job_name.get_hookimpls()
-        only_builtin = (
-            len(impls) == 1 and plugin_name(self.plugin_manager, impls[0].plugin) == "core"
-        )
-        if only_builtin and getattr(worker_class, "job_name", None) is None:
-            return None
-        return lambda args, kwargs: self.job_name(worker_class, args, kwargs)
-
-    def job_headers(self, worker_class: type[Worker]) -> str | None:
-        """The ``headers`` of jobs enqueued now, as JSON object text; ``None`` (no call at all)
-        when no plugin implements ``job_headers`` or none returned any."""
-        if not self._has_impls["job_headers"]:
-            return None
-        merged: dict[str, str] = {}
-        # pluggy gives the most recently registered plugin's result first: the first
-        # registered plugin is merged last, so its value wins
-        for result in self.plugin_manager.hook.job_headers(worker_class=worker_class):
-            if result:
-                merged.update(result)
-        if not merged:
-            return None
-        for key, value in merged.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(
-                    f"job_headers: header {key!r} of {worker_class.__qualname__} is a "
-                    f"{type(value).__name__}; header names and values are strings"
-                )
-        return dumps(merged)
-
-    def notify_enqueued(self, jobs: Sequence[Job]) -> None:
-        if self._has_impls["job_enqueued"]:
-            self.plugin_manager.hook.job_enqueued(jobs=jobs)
-
-    def middleware_for(self, worker_class: type[Worker]) -> tuple[Callable[[Execution], Any], ...]:
-        """The ``job_middleware`` of every plugin for ``worker_class``, outermost first."""
-        found = self.plugin_manager.hook.job_middleware(worker_class=worker_class)
-        # pluggy answers the most recently registered plugin first: the first is outermost
-        return tuple(reversed([factory for factory in found if factory is not None]))
-
-    def around_job(self, execution: Execution) -> list[Any]:
-        """The middleware managers for one attempt, outermost first."""
-        if not self._has_impls["around_job"]:
-            return []
-        managers = []
-        for result in self.plugin_manager.hook.around_job(execution=execution):
-            if result is None:
-                continue
-            if not hasattr(result, "__aenter__") and callable(result):
-                result = result()
-            managers.append(result)
-        # pluggy returns results of the most recently registered plugin first; the seed's
-        # chain (and the docs) put the first registered plugin outermost.
-        managers.reverse()
-        return managers
-
-    async def lifecycle(self, event: str, execution: Execution) -> None:
-        """Call ``job_started`` or ``job_finished``, awaiting async implementations."""
-        if not self._has_impls[event]:
-            return
-        for result in getattr(self.plugin_manager.hook, event)(execution=execution):
-            if inspect.isawaitable(result):
-                await result
-
-    def has(self, hook: str) -> bool:
-        return bool(self._has_impls.get(hook))
 
 
 _default: Toro | None = None
