@@ -8,8 +8,8 @@ migrated and loaded as users have them):
 
 1. bare INSERT ... RETURNING * of the row (psycopg, one connection, autocommit);
 2. + NOTIFY in the same statement (what wakes an idle worker);
-3. toro's own insert statement (unique jobs, limits, priorities) on that connection, with
-   the parameters ``job_params`` built once;
+3. toro's own insert statement (for a job without a unique key or limit) on that connection,
+   with the parameters ``job_params`` built once;
 4. + building the parameters per call (JSON checks of the arguments, the job name and
    headers hooks, the class's options);
 5. ``perform_async``: + the pool checkout, reading the row back into a ``Job``, the
@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench import CONFIGURATIONS, SERVER, recreate, reset
 
 from toro_core.client import job_params
-from toro_core.store import CoreSyncStore
 from toro_core.store.queries import query
 from toro_core.testing import with_database
 
@@ -66,8 +65,8 @@ def main() -> None:
     name = worker.class_name()
     steps: dict[str, list[float]] = {}
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        store = CoreSyncStore(connection=conn)
         params = job_params(app, worker, [1], {})
+        statement = query("insert_job_plain")  # the job has no unique key and no limit
         for _ in range(args.runs):
             reset(conninfo)
             results = {
@@ -78,10 +77,11 @@ def main() -> None:
                     args.n, lambda i: conn.execute(NOTIFYING, (name, Jsonb([i]))).fetchone()
                 ),
                 "3. toro's insert statement": per_call(
-                    args.n, lambda i: conn.execute(query("insert_job"), params).fetchone()
+                    args.n, lambda i: conn.execute(statement, params).fetchone()
                 ),
                 "4. + job_params per call": per_call(
-                    args.n, lambda i: store.insert_job(job_params(app, worker, [i], {}))
+                    args.n,
+                    lambda i: conn.execute(statement, job_params(app, worker, [i], {})).fetchone(),
                 ),
                 "5. perform_async (pool, Job, hooks)": per_call(
                     args.n, lambda i: worker.perform_async(i)

@@ -139,6 +139,7 @@ def test_the_claim_walks_an_index_in_priority_order(app, toro_db):
             "limit": 10,
             "owner": "00000000-0000-0000-0000-000000000000",
             "started_by": "test",
+            "relaxed": False,
         }
         plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + query("claim_jobs"), params))
     assert "Index Scan using toro_jobs_queued_by_priority on toro_jobs" in plan, plan

@@ -87,7 +87,7 @@ class CoreStore(Store):
         returned, marked ``duplicate``. (If it finishes in between, the insert is tried again.)
         """
         while True:
-            row = await self.fetch_one(query("insert_job"), params)
+            row = await self.fetch_one(query(_insert_statement(params)), params)
             if row is not None:
                 return Job.from_row(row)
             held = await self.fetch_one(query("find_unique"), {"unique_key": params["unique_key"]})
@@ -406,7 +406,7 @@ class CoreSyncStore(SyncStore):
 
     def insert_job(self, params: dict[str, Any]) -> Job:
         while True:
-            row = self.fetch_one(query("insert_job"), params)
+            row = self.fetch_one(query(_insert_statement(params)), params)
             if row is not None:
                 return Job.from_row(row)
             held = self.fetch_one(query("find_unique"), {"unique_key": params["unique_key"]})
@@ -527,3 +527,9 @@ def _missing(params: dict[str, Any], held: Sequence[Row]) -> dict[str, Any]:
     keep = [i for i, key in enumerate(params["unique_keys"]) if key in free]
     columns = ("args", "kwargs", "names", "unique_keys", "limit_keys")
     return {**params, **{c: [params[c][i] for i in keep] for c in columns}}
+
+
+def _insert_statement(params: dict[str, Any]) -> str:
+    """``insert_job``, or its lighter twin for a job with no unique key and no limit."""
+    plain = params["unique_key"] is None and params["limit_key"] is None
+    return "insert_job_plain" if plain else "insert_job"

@@ -39,6 +39,23 @@ SELECT i.*
   LEFT JOIN LATERAL (SELECT pg_notify('toro_jobs', i.queue) WHERE i.status = 'queued') AS woken
     ON true;
 
+-- name: insert_job_plain
+-- insert_job for a job with no unique key and no limit (most jobs): the same row and wake-up,
+-- without the steps those need.
+WITH inserted AS (
+    INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
+                           properties, priority, headers)
+    VALUES (%(queue)s, %(class_name)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(name)s, %(status)s,
+            %(scheduled_at)s, %(properties)s::jsonb, %(priority)s, %(headers)s::jsonb)
+    RETURNING id, queue, class_name, args, name, created_at, scheduled_at, started_at,
+              finished_at, status, started_by, properties, attempt, kwargs, priority,
+              unique_key, cancel_requested_at, limit_key, holds_slots, headers
+)
+SELECT i.*
+  FROM inserted AS i
+  LEFT JOIN LATERAL (SELECT pg_notify('toro_jobs', i.queue) WHERE i.status = 'queued') AS woken
+    ON true;
+
 -- name: find_unique
 -- The job that holds unique key %(unique_key)s now (queued, scheduled or running), if any:
 -- what an enqueue of a duplicate returns.
