@@ -53,7 +53,7 @@ def job_params(
         "class_name": worker_class.class_name(),
         "args": encoded_args,
         "kwargs": encoded_kwargs,
-        "name": app.job_name(worker_class, args, kwargs),
+        "name": namer(args, kwargs) if (namer := app.job_namer(worker_class)) else None,
         "status": status,
         "scheduled_at": scheduled_at,
         "properties": encode_properties(properties or {}, owner=owner),

@@ -39,10 +39,24 @@ class HookCalls:
         )
         return None if result is None else str(result)
 
+    @functools.cached_property
+    def _namers(self) -> dict[type[Worker], Any]:
+        return {}
+
     def job_namer(
         self, worker_class: type[Worker]
     ) -> Callable[[Sequence[Any], dict[str, Any]], str | None] | None:
-        """A name function for bulk enqueue, or ``None`` when no plugin would name the jobs."""
+        """A name function for ``worker_class``'s jobs, or ``None`` when no plugin would name
+        them (decided once per class: then naming a job costs nothing)."""
+        try:
+            return self._namers[worker_class]  # type: ignore[no-any-return]
+        except KeyError:
+            namer = self._namers[worker_class] = self._find_namer(worker_class)
+            return namer
+
+    def _find_namer(
+        self, worker_class: type[Worker]
+    ) -> Callable[[Sequence[Any], dict[str, Any]], str | None] | None:
         impls = self.plugin_manager.hook.job_name.get_hookimpls()
         only_builtin = (
             len(impls) == 1 and plugin_name(self.plugin_manager, impls[0].plugin) == "core"
