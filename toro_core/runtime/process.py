@@ -9,6 +9,8 @@ The parts, each in its own module:
 * :mod:`.registry`: registration, heartbeats and recovery of dead processes;
 * :mod:`.listener`: LISTEN for new jobs and cancel requests; :mod:`.cancels`: stops the
   attempts someone asked to cancel; :mod:`.promoter`: due scheduled jobs to queued;
+* :mod:`.pruner`: deletes finished jobs older than their retention (one batch at a time
+  across all processes);
 * :mod:`.services`: the plugins' ``worker_services``; :mod:`.signals`: SIGTERM and SIGINT
   (only for a process of its own; an embedded worker leaves signals to its application).
 
@@ -40,6 +42,7 @@ from toro_core.runtime.executor import Executor
 from toro_core.runtime.listener import Listener
 from toro_core.runtime.outcomes import OutcomeWriter
 from toro_core.runtime.promoter import Promoter
+from toro_core.runtime.pruner import Pruner
 from toro_core.runtime.registry import ProcessRegistry
 from toro_core.runtime.retry import TRANSIENT, until_done
 from toro_core.runtime.signals import handle_signals
@@ -180,6 +183,11 @@ class WorkerProcess:
         settings = self.settings
         control = parts.control
         promoter = Promoter(parts.context.store, settings, self.stopping)
+        pruner = Pruner(
+            parts.context.store,
+            settings.retention.horizons(self.app.statuses),
+            stopping=self.stopping,
+        )
         cancels = CancelWatcher(
             parts.context.store,
             parts.slots,
@@ -193,6 +201,7 @@ class WorkerProcess:
             background.start_soon(parts.listener.run)
             background.start_soon(promoter.run)
             background.start_soon(cancels.run)
+            background.start_soon(pruner.run)
             if self.signals:
                 await background.start(handle_signals, self)  # before 'running'
             for service in plugin_services:
