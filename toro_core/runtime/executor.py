@@ -107,10 +107,13 @@ class Executor:
         escaped: BaseException | None = None
         try:
             managers = app.around_job(execution)
-            if managers:
+            if len(managers) > 1:
                 async with AsyncExitStack() as stack:
                     for manager in managers:
                         await stack.enter_async_context(manager)
+                    await self._perform(execution, worker, job, control)
+            elif managers:  # one (the usual case with plugins): no stack to build
+                async with managers[0]:
                     await self._perform(execution, worker, job, control)
             else:
                 await self._perform(execution, worker, job, control)

@@ -35,7 +35,7 @@ INDEX_REFRESH_INTERVAL = 10.0
 
 @hookimpl
 def around_job(execution: Execution) -> AbstractAsyncContextManager[None]:
-    return middleware.track(execution)
+    return middleware.Tracker(execution)
 
 
 @hookimpl
