@@ -277,3 +277,25 @@ def _error_line(out: subprocess.CompletedProcess[str]) -> str:
 def test_bad_retention_values_are_one_line_naming_the_option(command, args, env, says):
     out = run_toro(command, *args, database_url="dbname=x", plugins=[], env=env)
     assert says in _error_line(out)
+
+
+@pytest.mark.anyio
+async def test_a_refused_prune_is_logged_and_never_stops_the_service(toro_db, caplog):
+    """A role without DELETE on toro_jobs: the pass fails, is logged, and the service goes on."""
+
+    from toro_core.errors import StatementError
+
+    class RefusingStore(CoreStore):
+        async def prune_batch(self, **kwargs):  # type: ignore[no-untyped-def]
+            raise StatementError("permission denied for table toro_jobs", sqlstate="42501")
+
+    async with await aconnect(toro_db) as conn:
+        stopping = anyio.Event()
+        pruner = Pruner(RefusingStore(connection=conn), {"complete": 1.0}, stopping=stopping)
+        async with anyio.create_task_group() as group:
+            group.start_soon(pruner.run)
+            with anyio.fail_after(20):
+                while "refused" not in caplog.text:
+                    await anyio.sleep(0.05)
+            stopping.set()
+    assert "pruning finished jobs was refused (permission denied" in caplog.text

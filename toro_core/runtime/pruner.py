@@ -35,6 +35,7 @@ from collections.abc import Mapping
 
 import anyio
 
+from toro_core.errors import StatementError
 from toro_core.retention import format_duration
 from toro_core.runtime.retry import TRANSIENT, Retry
 from toro_core.store import CoreStore, PruneCursor
@@ -99,7 +100,9 @@ class Pruner:
 
     async def run(self) -> None:
         """The worker process's service: a pass every :attr:`interval` seconds (with jitter,
-        the first one soon after start) until ``stopping`` is set. Outages are waited out."""
+        the first one soon after start) until ``stopping`` is set. Outages are waited out; a
+        refused statement (a role without DELETE on toro_jobs, say) is logged and tried again
+        ten intervals later, and never stops the process."""
         if not self.horizons:
             return
         log.info(
@@ -117,6 +120,10 @@ class Pruner:
                 await self.prune()
             except TRANSIENT as exc:
                 delay = retry.failed(exc)
+                continue
+            except StatementError as exc:
+                log.error("pruning finished jobs was refused (%s); trying again later", exc)
+                delay = self.interval * 10
                 continue
             retry.succeeded()
             delay = self.interval * random.uniform(0.8, 1.2)
