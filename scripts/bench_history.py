@@ -296,8 +296,12 @@ def prune_under_load(url: str, concurrency: int, window: float) -> None:
     HistoryNoop.toro_app = app
     first = max_id(url)
     with connect(url) as conn, steady_worker(url, concurrency):
+        launched = time.time()
         feed(app, conn)
-        time.sleep(5)  # the worker is up and busy
+        while completed_since(conn, launched) < 1000:  # the worker is up and busy
+            if time.time() - launched > 300:
+                raise RuntimeError("the worker process finished no job in 5 minutes")
+            time.sleep(0.5)
         start = time.time()
         while time.time() - start < window:
             feed(app, conn)
