@@ -6,6 +6,9 @@
 -- every status is split in two, the jobs at rest (status <> 'running', the monitor's indexes)
 -- and the running ones (status = 'running', the kernel's toro_jobs_running: at most as many
 -- as the processes' slots), and the two are merged. A query for one status reads one side.
+-- Those indexes hold queue, class_name and status in the "C" collation, which the conditions
+-- and orders meant for them name (COLLATE "C"); the predicates are written out as they are,
+-- since a condition in another collation proves none.
 
 -- name: table_size
 -- The planner's row estimate of toro_jobs (-1 before it was ever analysed) and its highest id,
@@ -102,7 +105,8 @@ SELECT s.status,
             THEN (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j WHERE j.status = 'running'
                                          LIMIT %(cap)s) AS capped)
             ELSE (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j
-                                         WHERE j.status = s.status AND j.status <> 'running'
+                                         WHERE j.status COLLATE "C" = s.status
+                                           AND j.status <> 'running'
                                          LIMIT %(cap)s) AS capped)
        END AS jobs
   FROM unnest(%(statuses)s::text[]) AS s(status);
@@ -118,7 +122,7 @@ SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status, count(*) 
 -- Exact job counts per queue for the given (small) statuses.
 SELECT left(queue, %(cut)s) AS queue, status, count(*) AS jobs
   FROM toro_jobs
- WHERE status = ANY(%(statuses)s::text[]) AND status <> 'running'
+ WHERE status COLLATE "C" = ANY(%(statuses)s::text[]) AND status <> 'running'
  GROUP BY 1, 2
 UNION ALL
 SELECT left(queue, %(cut)s), status, count(*)
@@ -141,10 +145,11 @@ SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status,
 -- and those the live processes serve (a running job's queue is one of them), cut to %(cut)s
 -- characters.
 WITH RECURSIVE q(queue) AS (
-    (SELECT queue FROM toro_jobs WHERE status <> 'running' ORDER BY queue LIMIT 1)
+    (SELECT queue FROM toro_jobs WHERE status <> 'running' ORDER BY queue COLLATE "C" LIMIT 1)
     UNION ALL
-    SELECT (SELECT queue FROM toro_jobs WHERE queue > q.queue AND status <> 'running'
-             ORDER BY queue LIMIT 1)
+    SELECT (SELECT queue FROM toro_jobs
+             WHERE queue COLLATE "C" > q.queue AND status <> 'running'
+             ORDER BY queue COLLATE "C" LIMIT 1)
       FROM q WHERE q.queue IS NOT NULL
 )
 SELECT left(queue, %(cut)s) AS queue
@@ -159,11 +164,12 @@ SELECT left(queue, %(cut)s) AS queue
 -- of its jobs has waited or finished), by a skip scan of the toro_monitor_jobs_class_at_rest
 -- index, cut to %(cut)s characters.
 WITH RECURSIVE c(class_name) AS (
-    (SELECT class_name FROM toro_jobs WHERE status <> 'running' ORDER BY class_name LIMIT 1)
+    (SELECT class_name FROM toro_jobs
+      WHERE status <> 'running' ORDER BY class_name COLLATE "C" LIMIT 1)
     UNION ALL
     SELECT (SELECT class_name FROM toro_jobs
-             WHERE class_name > c.class_name AND status <> 'running'
-             ORDER BY class_name LIMIT 1)
+             WHERE class_name COLLATE "C" > c.class_name AND status <> 'running'
+             ORDER BY class_name COLLATE "C" LIMIT 1)
       FROM c WHERE c.class_name IS NOT NULL
 )
 SELECT left(class_name, %(cut)s) AS class_name FROM c WHERE class_name IS NOT NULL
