@@ -7,9 +7,9 @@ Requests go through Litestar's test client in this process, so a figure is the w
 side: routing, auth, queries, template rendering. Prints p50 and p95 in milliseconds per URL
 and exits 1 when any p95 is above ``--budget`` (200 ms).
 
-``--index-cost`` instead measures what the monitor's indexes cost the workers: bulk enqueue and
-claim + finish (the kernel's own statements, one connection) on a scratch database
-``toro_monitor_idxprobe`` on the same server, with and without the monitor's migrations.
+``--index-cost`` instead prints what enqueue, claim and finish write per job (WAL records, WAL
+bytes, buffers: counts of work that the machine's load does not move), with core's schema alone
+and with every installed plugin's, on a scratch database ``toro_monitor_idxprobe``.
 """
 
 from __future__ import annotations
@@ -77,13 +77,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def index_cost(conninfo: str, jobs: int = 50_000, history: int = 300_000) -> None:
-    """Print enqueue and claim+finish rates without and with the monitor's migrations."""
+def index_cost(conninfo: str, jobs: int = 5_000, history: int = 20_000) -> None:
+    """Print what enqueue, claim and finish cost per job in the database with core's schema
+    alone and with every installed plugin's (the monitor's indexes among them): WAL records,
+    WAL bytes and buffers touched, from EXPLAIN (ANALYZE, BUFFERS, WAL) of the kernel's own
+    statements on one connection, claims in batches of 10. Counts of work, not rates: they do
+    not move with the machine's load. On a scratch database ``toro_monitor_idxprobe``."""
     import json
     import uuid
 
     import psycopg
-    import toro_monitor.plugin
 
     from toro_core import migrate
     from toro_core.app import Toro
@@ -91,90 +94,80 @@ def index_cost(conninfo: str, jobs: int = 50_000, history: int = 300_000) -> Non
     from toro_core.testing import with_database
 
     scratch = with_database(conninfo, "toro_monitor_idxprobe")
+    keys = ("WAL Records", "WAL Bytes", "Shared Hit Blocks", "Shared Read Blocks")
 
-    def once(with_monitor: bool, batch: int) -> tuple[float, float]:
+    def explain(conn, name, params, totals):  # type: ignore[no-untyped-def]
+        text = "\n".join(
+            line for line in query(name).splitlines() if not line.lstrip().startswith("--")
+        )
+        plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) " + text, params)
+        top = plan.fetchone()[0][0]["Plan"]
+        for key in keys:
+            totals[key] = totals.get(key, 0) + top.get(key, 0)
+
+    def once(every_plugin: bool) -> dict[str, dict[str, float]]:
         with psycopg.connect(with_database(conninfo, "postgres"), autocommit=True) as admin:
             admin.execute("DROP DATABASE IF EXISTS toro_monitor_idxprobe WITH (FORCE)")
             admin.execute("CREATE DATABASE toro_monitor_idxprobe")
-        plugins = [toro_monitor.plugin] if with_monitor else []
-        migrate.apply(scratch, Toro(scratch, plugins=plugins, load_entry_points=False).migrations())
+        migrate.apply(scratch, Toro(scratch, load_entry_points=every_plugin).migrations())
+        totals: dict[str, dict[str, float]] = {"enqueue": {}, "claim": {}, "finish": {}}
         with psycopg.connect(scratch, autocommit=True) as conn:
             conn.execute(
-                "INSERT INTO toro_jobs (class_name, status, started_at, finished_at) "
-                "SELECT 'x.Y', 'complete', now(), now() FROM generate_series(1, %s)",
+                "INSERT INTO toro_jobs (class_name, status, started_at, finished_at, attempt) "
+                "SELECT 'x.Y', 'complete', now(), now(), 1 FROM generate_series(1, %s)",
                 (history,),
             )
+            for first in range(0, jobs, 1000):
+                n = min(1000, jobs - first)
+                params = {
+                    "queue": "default",
+                    "class_name": "x.Y",
+                    "status": "queued",
+                    "scheduled_at": None,
+                    "priority": 0,
+                    "headers": None,
+                    "concurrency": None,
+                    "rate": None,
+                    "per_seconds": None,
+                    "args": [json.dumps([i]) for i in range(n)],
+                    "kwargs": ["{}"] * n,
+                    "names": [None] * n,
+                    "unique_keys": [None] * n,
+                    "limit_keys": [None] * n,
+                }
+                explain(conn, "insert_jobs", params, totals["enqueue"])
             conn.execute("VACUUM ANALYZE toro_jobs")
-            args = [json.dumps([i]) for i in range(jobs)]
-            started = time.perf_counter()
-            for i in range(0, jobs, 1000):
-                chunk = args[i : i + 1000]
-                conn.execute(
-                    query("insert_jobs"),
-                    {
-                        "queue": "default",
-                        "class_name": "x.Y",
-                        "status": "queued",
-                        "scheduled_at": None,
-                        "args": chunk,
-                        "names": [None] * len(chunk),
-                    },
-                )
-            enqueue = jobs / (time.perf_counter() - started)
             owner = uuid.uuid4()
-            conn.execute(
-                query("register_process"),
-                {
-                    "id": owner,
-                    "host": "h",
-                    "pid": 1,
-                    "queues": ["default"],
-                    "concurrency": 10,
-                    "meta": "{}",
-                },
-            )
+            process = {"id": owner, "host": "h", "pid": 1, "queues": ["default"]}
+            conn.execute(query("register_process"), {**process, "concurrency": 10, "meta": "{}"})
             done, after = 0, 0
-            started = time.perf_counter()
             while done < jobs:
+                claim = {"queue": "default", "queues": ["default"], "after_rank": 0}
+                claim |= {"after": after, "limit": 10, "owner": owner, "started_by": "h:1"}
+                explain(conn, "claim_jobs", claim, totals["claim"])
                 claimed = conn.execute(
-                    query("claim_jobs"),
-                    {
-                        "queues": ["default"],
-                        "after": after,
-                        "limit": batch,
-                        "owner": owner,
-                        "started_by": "h:1",
-                    },
+                    "SELECT id, attempt FROM toro_jobs WHERE locked_by = %s AND status = 'running'",
+                    (owner,),
                 ).fetchall()
                 if not claimed:
                     break
-                ids = [r[0] for r in claimed]
+                ids = [row[0] for row in claimed]
                 after = max(ids)
-                n = len(ids)
-                conn.execute(
-                    query("finish_jobs"),
-                    {
-                        "ids": ids,
-                        "attempts": [r[-1] for r in claimed],
-                        "statuses": ["complete"] * n,
-                        "durations": [0.001] * n,
-                        "scheduled": [None] * n,
-                        "patches": ["{}"] * n,
-                        "owner": owner,
-                    },
-                )
-                done += n
-            cycle = done / (time.perf_counter() - started)
-        return enqueue, cycle
+                finish = {"owner": owner, "status": "complete", "ids": ids}
+                finish |= {"attempts": [row[1] for row in claimed], "durations": [0.001] * len(ids)}
+                explain(conn, "finish_jobs_plain", finish, totals["finish"])
+                done += len(ids)
+        return {step: {k: v / jobs for k, v in t.items()} for step, t in totals.items()}
 
-    print(f"{jobs:,} jobs over {history:,} finished ones; rates in jobs/s")
-    for batch in (10, 100):
-        for with_monitor in (False, True, False, True):
-            enqueue, cycle = once(with_monitor, batch)
-            label = "with monitor" if with_monitor else "core only   "
+    print(f"per job: {jobs:,} jobs over {history:,} finished ones, claims of 10")
+    print(f"{'schema':<14}{'step':<9}{'WAL records':>12}{'WAL bytes':>11}{'buffers':>9}")
+    for every_plugin in (False, True):
+        label = "every plugin" if every_plugin else "core only"
+        for step, cost in once(every_plugin).items():
+            buffers = cost["Shared Hit Blocks"] + cost["Shared Read Blocks"]
             print(
-                f"claim batch {batch:>3}  {label}  enqueue {enqueue:9,.0f}  "
-                f"claim+finish {cycle:8,.0f}",
+                f"{label:<14}{step:<9}{cost['WAL Records']:>12.1f}{cost['WAL Bytes']:>11.0f}"
+                f"{buffers:>9.1f}",
                 flush=True,
             )
     with psycopg.connect(with_database(conninfo, "postgres"), autocommit=True) as admin:
@@ -189,7 +182,7 @@ def main() -> int:
     parser.add_argument(
         "--index-cost",
         action="store_true",
-        help="measure what the monitor's indexes cost enqueue and claims instead",
+        help="print what the plugins' indexes cost enqueue, claim and finish instead",
     )
     args = parser.parse_args()
     if args.index_cost:

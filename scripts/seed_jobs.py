@@ -5,9 +5,11 @@
 
 One ``INSERT ... SELECT generate_series`` per chunk writes jobs spread over five queues, eight
 worker classes and the core statuses (mostly complete, some failed with an error and a retry
-history, some queued, a few running); every fifth job has a display name. ``--create`` creates
-the database, ``--migrate`` applies core's and every installed plugin's migrations, ``--reset``
-empties ``toro_jobs`` first. The table is analysed at the end, so estimates are right at once.
+history, some queued, and ``--running`` running ones among the newest, as many as a fleet's
+slots: a job runs only while a worker process holds it); every fifth job has a display name.
+``--create`` creates the database, ``--migrate`` applies core's and every installed plugin's
+migrations, ``--reset`` empties ``toro_jobs`` first. The table is analysed at the end, so
+estimates are right at once.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ SELECT (ARRAY['default', 'mailers', 'reports', 'critical', 'low'])[1 + (g * 7) %
        LATERAL (SELECT now() - make_interval(secs => (%(total)s - g) * 0.5) AS created) AS t,
        LATERAL (SELECT CASE WHEN g %% 100 < 85 THEN 'complete'
                             WHEN g %% 100 < 90 THEN 'failed'
-                            WHEN g %% 1000 < 995 THEN 'queued'
-                            ELSE 'running' END AS status) AS s
+                            WHEN g %% 1000 >= 995 AND g > %(total)s - 200 * %(running)s
+                            THEN 'running'
+                            ELSE 'queued' END AS status) AS s
 """
 
 
@@ -73,7 +76,7 @@ def migrate_database(conninfo: str) -> None:
     migrate.apply(conninfo, app.migrations())
 
 
-def seed(conninfo: str, jobs: int, chunk: int, reset: bool) -> float:
+def seed(conninfo: str, jobs: int, chunk: int, reset: bool, running: int = 1000) -> float:
     """Insert ``jobs`` jobs; return the seconds it took."""
     started = time.perf_counter()
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -81,7 +84,9 @@ def seed(conninfo: str, jobs: int, chunk: int, reset: bool) -> float:
             conn.execute("TRUNCATE toro_jobs")
         for first in range(1, jobs + 1, chunk):
             last = min(first + chunk - 1, jobs)
-            conn.execute(SEED_CHUNK, {"first": first, "last": last, "total": jobs})
+            conn.execute(
+                SEED_CHUNK, {"first": first, "last": last, "total": jobs, "running": running}
+            )
         conn.execute("VACUUM ANALYZE toro_jobs")
     return time.perf_counter() - started
 
@@ -94,12 +99,15 @@ def main() -> None:
     parser.add_argument("--create", action="store_true", help="create the database if missing")
     parser.add_argument("--migrate", action="store_true", help="apply toro's migrations first")
     parser.add_argument("--reset", action="store_true", help="empty toro_jobs first")
+    parser.add_argument(
+        "--running", type=int, default=1000, help="running jobs, among the newest (default 1000)"
+    )
     args = parser.parse_args()
     if args.create:
         create_database(args.database_url)
     if args.migrate:
         migrate_database(args.database_url)
-    seconds = seed(args.database_url, args.jobs, args.chunk, args.reset)
+    seconds = seed(args.database_url, args.jobs, args.chunk, args.reset, args.running)
     print(f"seeded {args.jobs:,} jobs in {seconds:.1f}s")
 
 

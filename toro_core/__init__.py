@@ -44,6 +44,7 @@ from toro_core.job import Job
 from toro_core.markers import hookimpl, hookspec
 from toro_core.migrate import MigrationSource
 from toro_core.outcome import Execution, Outcome, Snooze
+from toro_core.retention import Retention
 from toro_core.statuses import Status
 from toro_core.worker import Worker
 
@@ -61,6 +62,7 @@ __all__ = [
     "JobWaitTimeout",
     "MigrationSource",
     "Outcome",
+    "Retention",
     "SchemaMissing",
     "Snooze",
     "StatementError",

@@ -52,8 +52,9 @@ What is here, by use:
   :func:`safe_str` (``str()`` of an exception whose ``__str__`` may raise);
 * time: :func:`utcnow`, :func:`as_utc`, :func:`interval_seconds`;
 * the command line (``cli_commands``): :func:`common_options`, :func:`env_list`,
-  :func:`import_modules`; options of ``toro-core start`` (``start_options``):
-  :class:`StartOptions`;
+  :func:`import_modules`, :func:`add_retention_options` and :func:`retention_of` (the
+  ``--keep-*`` options of ``toro-core start``, for a command that runs a worker); options of
+  ``toro-core start`` (``start_options``): :class:`StartOptions`;
 * a server to try things on: :func:`start_embedded_server`, :func:`embedded_data_dir`
   (``toro-core[embedded]``).
 """
@@ -63,7 +64,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from toro_core.catalog import loaded as worker_classes
-from toro_core.cli.options import common_options, env_list, import_modules
+from toro_core.cli.options import (
+    add_retention_options,
+    common_options,
+    env_list,
+    import_modules,
+    retention_of,
+)
 from toro_core.cli.start import StartOptions
 from toro_core.client import job_params
 from toro_core.connections import Connections
@@ -113,6 +120,7 @@ __all__ = [
     "SyncStore",
     "WorkerSettings",
     "aconnect",
+    "add_retention_options",
     "app_of",
     "as_utc",
     "check_json",
@@ -130,6 +138,7 @@ __all__ = [
     "job_params",
     "load_queries",
     "printable",
+    "retention_of",
     "run_worker",
     "safe_str",
     "start_embedded_server",

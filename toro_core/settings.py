@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from toro_core.errors import ConfigurationError
+from toro_core.retention import Retention
 
 DATABASE_ENV = "TORO_DATABASE_URL"
 #: The most jobs one worker process runs at once: beyond this, one event loop (and the
@@ -64,6 +65,9 @@ class WorkerSettings:
     #: Seconds between two summary lines of what the process ran (``0``: none); a line is
     #: written only when jobs ran since the previous one.
     summary_interval: float = 10.0
+    #: How long finished jobs are kept before the process's pruner deletes them, per final
+    #: status (``--keep-complete`` and friends); see :mod:`toro_core.runtime.pruner`.
+    retention: Retention = dataclasses.field(default_factory=Retention)
     #: Values of the options plugins add to ``toro-core start`` (the ``start_options`` hook),
     #: by name (``{"metrics_port": 9100}``); an embedded worker passes them itself.
     plugin_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -107,6 +111,10 @@ class WorkerSettings:
                 f"dead_after ({self.dead_after:g} s, --dead-after) must be more than twice "
                 f"heartbeat_interval ({self.heartbeat_interval:g} s, --heartbeat-interval), or "
                 "live processes would be declared dead"
+            )
+        if not isinstance(self.retention, Retention):
+            raise ConfigurationError(
+                "retention must be a toro_core.Retention, such as Retention(complete=7 * 86400)"
             )
         for package in self.allow_import:
             if not isinstance(package, str) or not all(

@@ -1,5 +1,5 @@
 """The ``toro-core`` command: ``start``, ``migrate``, ``status``, ``plugins``, ``jobs``,
-``queues``, and the subcommands plugins add through the ``cli_commands`` hook.
+``queues``, ``prune``, and the subcommands plugins add through the ``cli_commands`` hook.
 
 Every option of ``start`` can also come from a ``TORO_*`` environment variable (named in
 ``--help``); the command line wins. Errors a user can fix (no database, unreachable server,
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from toro_core import __version__
 from toro_core.app import Toro
-from toro_core.cli import admin, jobs, queues, start
+from toro_core.cli import admin, jobs, prune, queues, start
 from toro_core.cli.options import common_options, configure_logging, log_level
 from toro_core.errors import ToroError
 
@@ -34,6 +34,7 @@ def build_parser(app: Toro | None = None) -> argparse.ArgumentParser:
     admin.add_commands(sub, common)
     jobs.add_command(sub, common)
     queues.add_command(sub, common)
+    prune.add_command(sub, common)
     if app is not None:
         app.plugin_manager.hook.cli_commands(subparsers=sub)
     return parser

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toro_core.errors import ConfigurationError, ToroError
+from toro_core.retention import Retention, parse_duration
 
 
 def env(name: str, default: Any = None) -> Any:
@@ -136,3 +137,43 @@ def _number(kind: type, low: float, strict: bool, what: str) -> Any:
 positive_int = _number(int, 1, False, "a whole number of at least 1")
 positive_seconds = _number(float, 0, True, "a number of seconds above 0")
 seconds_or_zero = _number(float, 0, False, "a number of seconds, 0 or more")
+
+
+def duration(text: str) -> float | None:
+    """argparse type of a retention (``--keep-complete``): seconds, ``None`` for forever; a
+    bad value is argparse's one-line error naming the option (see
+    :func:`toro_core.retention.parse_duration`)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: The retention options of ``start`` and ``prune``: flag, TORO_* variable, status, default.
+RETENTION_OPTIONS = (
+    ("--keep-complete", "KEEP_COMPLETE", "complete", "14d"),
+    ("--keep-failed", "KEEP_FAILED", "failed", "30d"),
+    ("--keep-cancelled", "KEEP_CANCELLED", "cancelled", "30d"),
+)
+
+
+def add_retention_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--keep-complete``, ``--keep-failed`` and ``--keep-cancelled`` (each also read from
+    its ``TORO_KEEP_*`` variable; the command line wins) as ``args.keep_<status>``."""
+    group = parser.add_argument_group("retention (durations such as 90s, 15m, 12h, 7d, forever)")
+    for flag, variable, status, default in RETENTION_OPTIONS:
+        group.add_argument(
+            flag,
+            dest=f"keep_{status}",
+            type=duration,
+            default=env(variable, default),
+            metavar="DURATION",
+            help=f"keep {status} jobs this long after they finished ($TORO_{variable}, {default})",
+        )
+
+
+def retention_of(args: argparse.Namespace) -> Retention:
+    """The :class:`~toro_core.retention.Retention` of parsed retention options."""
+    return Retention(
+        complete=args.keep_complete, failed=args.keep_failed, cancelled=args.keep_cancelled
+    )

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from toro_core.cli.options import (
+    add_retention_options,
     env,
     env_flag,
     env_list,
     import_modules,
     positive_int,
     positive_seconds,
+    retention_of,
     seconds_or_zero,
 )
 from toro_core.errors import ConfigurationError
@@ -170,6 +172,7 @@ def add_command(sub: Any, common: argparse.ArgumentParser, app: Toro | None = No
         default=None,
         help="wait for the WAL flush on every claim and outcome ($TORO_SYNCHRONOUS_COMMIT, off)",
     )
+    add_retention_options(start)
     options = StartOptions(start)
     if app is not None:
         app.plugin_manager.hook.start_options(options=options)
@@ -195,6 +198,7 @@ def run(args: argparse.Namespace, app: Toro) -> int:
         allow_import=tuple(
             args.allow_import if args.allow_import is not None else env_list("ALLOW_IMPORT")
         ),
+        retention=retention_of(args),
         plugin_options={name: getattr(args, name) for name in args.plugin_options},
     )
     return run_worker(app, settings)

@@ -10,6 +10,8 @@ The parts, each in its own module:
 * :mod:`.listener`: LISTEN for new jobs and cancel requests (none behind PgBouncer in
   transaction mode without a listen URL: polls find them); :mod:`.cancels`: stops the
   attempts someone asked to cancel; :mod:`.promoter`: due scheduled jobs to queued;
+* :mod:`.pruner`: deletes finished jobs older than their retention (one batch at a time
+  across all processes);
 * :mod:`.services`: the plugins' ``worker_services``; :mod:`.signals`: SIGTERM and SIGINT
   (only for a process of its own; an embedded worker leaves signals to its application).
 
@@ -41,6 +43,7 @@ from toro_core.runtime.executor import Executor
 from toro_core.runtime.listener import Listener, listener_for
 from toro_core.runtime.outcomes import OutcomeWriter
 from toro_core.runtime.promoter import Promoter
+from toro_core.runtime.pruner import Pruner
 from toro_core.runtime.registry import ProcessRegistry
 from toro_core.runtime.retry import TRANSIENT, until_done
 from toro_core.runtime.signals import handle_signals
@@ -190,6 +193,11 @@ class WorkerProcess:
         settings = self.settings
         control = parts.control
         promoter = Promoter(parts.context.store, settings, self.stopping)
+        pruner = Pruner(
+            parts.context.store,
+            settings.retention.horizons(self.app.statuses),
+            stopping=self.stopping,
+        )
         cancels = CancelWatcher(
             parts.context.store,
             parts.slots,
@@ -208,6 +216,7 @@ class WorkerProcess:
                 parts.slots.executor, parts.slots, settings.summary_interval, self.stopping
             )
             background.start_soon(summary.run)
+            background.start_soon(pruner.run)
             if self.signals:
                 await background.start(handle_signals, self)  # before 'running'
             for service in plugin_services:

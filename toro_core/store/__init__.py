@@ -8,7 +8,7 @@
 """
 
 from toro_core.store.base import Store, SyncStore, aconnect, connect, fetch_all
-from toro_core.store.core import CoreStore, CoreSyncStore, PendingOutcome
+from toro_core.store.core import CoreStore, CoreSyncStore, PendingOutcome, PruneBatch, PruneCursor
 from toro_core.store.errors import describe_conninfo, first_line, translated
 from toro_core.store.queries import load_queries, parse_queries, query
 
@@ -16,6 +16,8 @@ __all__ = [
     "CoreStore",
     "CoreSyncStore",
     "PendingOutcome",
+    "PruneBatch",
+    "PruneCursor",
     "Store",
     "SyncStore",
     "aconnect",

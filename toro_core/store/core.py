@@ -60,6 +60,21 @@ class Recovery(NamedTuple):
     failed_ids: list[int]
 
 
+#: A prune's keyset cursor: the ``(finished_at, id)`` of the last job a batch deleted.
+PruneCursor = tuple[datetime, int]
+
+
+class PruneBatch(NamedTuple):
+    """What one batch of :meth:`CoreStore.prune_batch` did."""
+
+    #: Whether it held the prune lock (when not, another process was pruning: nothing done).
+    locked: bool
+    #: Jobs deleted.
+    deleted: int
+    #: Where the next batch of the same status starts (``None`` when nothing was deleted).
+    cursor: PruneCursor | None
+
+
 class CoreStore(Store):
     """The kernel's statements from async code (the worker process, the async client).
 
@@ -301,6 +316,47 @@ class CoreStore(Store):
         """Move up to ``limit`` due scheduled jobs to queued; return how many."""
         row = await self.fetch_one(query("promote_due"), {"limit": limit})
         return int(row["promoted"]) if row else 0
+
+    # ---------------------------------------------------------------- retention
+
+    async def prune_batch(
+        self,
+        *,
+        status: str,
+        keep: float,
+        after: PruneCursor | None,
+        limit: int,
+        lock: int,
+        timeout: float,
+    ) -> PruneBatch:
+        """Delete up to ``limit`` jobs in ``status`` that finished more than ``keep`` seconds
+        ago, oldest first after the cursor ``after`` (``None``: from the oldest), in one
+        transaction that holds the transaction-level advisory lock ``lock`` (nothing is
+        deleted when another transaction holds it), whose statements are cancelled after
+        ``timeout`` seconds (``DatabaseUnavailable``) and whose commit does not wait for the
+        WAL flush."""
+        async with self.transaction() as conn:
+            await fetch_all(conn, query("prune_settings"), {"timeout_ms": str(int(timeout * 1000))})
+            rows = await fetch_all(
+                conn,
+                query("prune_jobs"),
+                {
+                    "lock": lock,
+                    "status": status,
+                    "keep": keep,
+                    "after_at": after[0] if after else "-infinity",
+                    "after_id": after[1] if after else 0,
+                    "limit": limit,
+                },
+            )
+        row = rows[0]
+        cursor = (row["last_at"], row["last_id"]) if row["last_id"] is not None else None
+        return PruneBatch(bool(row["locked"]), int(row["deleted"]), cursor)
+
+    async def count_prunable(self, status: str, keep: float) -> int:
+        """How many jobs in ``status`` finished more than ``keep`` seconds ago."""
+        row = await self.fetch_one(query("count_prunable"), {"status": status, "keep": keep})
+        return int(row["jobs"]) if row else 0
 
     # ---------------------------------------------------------------- job control
 

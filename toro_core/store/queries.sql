@@ -823,3 +823,57 @@ SELECT id, queue, class_name, args, name, created_at, scheduled_at, started_at, 
  WHERE class_name = %(class_name)s AND status IN ('queued', 'scheduled', 'blocked')
  ORDER BY id
  LIMIT %(limit)s;
+
+-- name: prune_settings
+-- The settings of one prune batch's transaction, local to it (so they hold through a pooler in
+-- transaction mode): no statement of it runs longer than %(timeout_ms)s milliseconds, and its
+-- commit does not wait for the WAL flush (a batch forgotten by a crash of the server is
+-- deleted again by the next one).
+SELECT set_config('statement_timeout', %(timeout_ms)s, true) AS statement_timeout,
+       set_config('synchronous_commit', 'off', true) AS synchronous_commit;
+
+-- name: prune_jobs
+-- Deletes up to %(limit)s jobs in status %(status)s that finished more than %(keep)s seconds
+-- ago, oldest first, after the keyset cursor (%(after_at)s, %(after_id)s), walking the index
+-- toro_jobs_finished (whose predicate is repeated here, so the planner always may). Only while
+-- holding the prune lock: a transaction-level advisory lock on %(lock)s, so one batch runs at
+-- a time across every process, the lock goes with the commit and no session keeps state;
+-- without it nothing is deleted and "locked" is false. Rows another transaction holds are
+-- skipped (a retry or a cancel at the same moment wins) and locked before they are deleted, so
+-- a job that changed status meanwhile is never deleted; the locked rows are deleted by their
+-- ctid (no second walk of the primary key). Returns whether the lock was taken, how many jobs
+-- were deleted, and the cursor after the last of them.
+WITH prune_lock AS (
+    SELECT pg_try_advisory_xact_lock(%(lock)s) AS taken
+), batch AS (
+    SELECT ctid, id, finished_at
+      FROM toro_jobs
+     WHERE status NOT IN ('queued', 'running', 'scheduled', 'blocked')
+       AND status = %(status)s
+       AND finished_at < now() - make_interval(secs => %(keep)s)
+       AND (finished_at, id) > (%(after_at)s::timestamptz, %(after_id)s::bigint)
+       AND (SELECT taken FROM prune_lock)
+     ORDER BY finished_at, id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM toro_jobs AS t
+     USING batch
+     WHERE t.ctid = batch.ctid AND t.status = %(status)s
+    RETURNING t.id
+)
+SELECT (SELECT taken FROM prune_lock) AS locked,
+       (SELECT count(*) FROM deleted) AS deleted,
+       last.finished_at AS last_at, last.id AS last_id
+  FROM (SELECT 1) AS one
+  LEFT JOIN (SELECT finished_at, id FROM batch ORDER BY finished_at DESC, id DESC LIMIT 1) AS last
+    ON true;
+
+-- name: count_prunable
+-- How many jobs in status %(status)s finished more than %(keep)s seconds ago: what a prune
+-- would delete now (toro-core prune --dry-run), counted on toro_jobs_finished.
+SELECT count(*) AS jobs
+  FROM toro_jobs
+ WHERE status NOT IN ('queued', 'running', 'scheduled', 'blocked')
+   AND status = %(status)s
+   AND finished_at < now() - make_interval(secs => %(keep)s);

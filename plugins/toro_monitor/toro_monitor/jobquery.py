@@ -28,6 +28,13 @@ def _column(name: str) -> sql.Composable:
     return sql.Identifier("toro_jobs", name)
 
 
+def _keyed(name: str) -> sql.Composable:
+    """A column as the monitor's indexes hold it: in the "C" collation (migration 0003), which
+    the monitor names in every condition and order meant for them, and no other statement
+    does (so a claim is never planned onto them)."""
+    return sql.SQL('{} COLLATE "C"').format(_column(name))
+
+
 #: Run time of a finished job; NULL when either end is infinite (PostgreSQL refuses to
 #: subtract infinite timestamps).
 DURATION = sql.SQL(
@@ -56,9 +63,9 @@ class SortKey:
 _TEXT, _TIME, _INTERVAL = sql.SQL("text"), sql.SQL("timestamptz"), sql.SQL("interval")
 SORTS: dict[str, SortKey] = {
     "created": SortKey("Queued", _column("id"), None, "id", None, False, True),
-    "queue": SortKey("Queue", _column("queue"), "queue", "text", _TEXT, False, True),
-    "class": SortKey("Worker", _column("class_name"), "class_name", "text", _TEXT, False, True),
-    "status": SortKey("Status", _column("status"), "status", "text", _TEXT, False, True),
+    "queue": SortKey("Queue", _keyed("queue"), "queue", "text", _TEXT, False, True),
+    "class": SortKey("Worker", _keyed("class_name"), "class_name", "text", _TEXT, False, True),
+    "status": SortKey("Status", _keyed("status"), "status", "text", _TEXT, False, True),
     "name": SortKey("Name", _column("name"), "name", "text", _TEXT, True, False),
     "started": SortKey("Started", _column("started_at"), "started_at", "time", _TIME, True, False),
     "duration": SortKey("Duration", DURATION, "duration", "interval", _INTERVAL, True, False),
@@ -187,13 +194,17 @@ def filter_sql(query: JobQuery, floor: int | None) -> tuple[sql.Composable, dict
     parts: list[sql.Composable] = [sql.SQL("TRUE")]
     params: dict[str, Any] = {}
     if query.queue:
-        parts.append(sql.SQL("queue = %(queue)s"))
+        parts.append(sql.SQL('queue COLLATE "C" = %(queue)s'))
         params["queue"] = query.queue
     if query.class_name:
-        parts.append(sql.SQL("class_name = %(class_name)s"))
+        parts.append(sql.SQL('class_name COLLATE "C" = %(class_name)s'))
         params["class_name"] = query.class_name
     if query.status:
-        parts.append(sql.SQL("status = %(status)s"))
+        parts.append(sql.SQL('status COLLATE "C" = %(status)s'))
+        # the predicate of the indexes that serve it, written out: a condition in another
+        # collation proves no partial index's predicate
+        running = query.status == "running"
+        parts.append(sql.SQL("status = 'running'" if running else "status <> 'running'"))
         params["status"] = query.status
     if query.search:
         parts.append(sql.SQL("name ILIKE %(search)s"))

@@ -163,16 +163,23 @@ class MonitorStore:
                 window = size
         floor = max_id - window if window is not None else None
         where, params = jobquery.filter_sql(query, floor)
-        total = await self._count(where, params)
+        # without a status filter, the jobs at rest and the running ones are read apart (the
+        # monitor's indexes leave running jobs out) and merged: see queries.sql
+        split = "_split" if query.status is None else ""
+        total = await self._count(where, params, split)
         keyset, keyset_params = jobquery.keyset_sql(query)
         page_size = self.options.page_size
         # Few matches: collect them, then sort. Many: let the planner walk an index in order
         # (dense matches are met early). The bound keeps the sort of the collected rows cheap.
         few = total.exact and total.value <= FEW_MATCHES and bool(query.filters())
-        listing = sql.SQL(q("list_jobs_few" if few else "list_jobs")).format(
-            where=sql.SQL("{} AND {}").format(where, keyset),
-            order=jobquery.order_sql(query),
-            duration=jobquery.DURATION,
+        # running jobs are few (the processes' slots) wherever their ids are: always collected
+        few = few or query.status == "running"
+        order = jobquery.order_sql(query)
+        matching = sql.SQL(q(("list_rows_few" if few else "list_rows") + split)).format(
+            where=sql.SQL("{} AND {}").format(where, keyset), order=order
+        )
+        listing = sql.SQL(q("list_jobs")).format(
+            rows=matching, order=order, duration=jobquery.DURATION
         )
         rows = []
         if total.value:
@@ -184,10 +191,11 @@ class MonitorStore:
             next_after = jobquery.cursor_for(query, rows[-1])
         return JobPage(rows=rows, total=total, next_after=next_after, window=window)
 
-    async def _count(self, where: sql.Composable, params: dict[str, Any]) -> Count:
+    async def _count(self, where: sql.Composable, params: dict[str, Any], split: str) -> Count:
         cap = self.options.count_threshold
         counted = await self._all(
-            sql.SQL(q("count_jobs_bounded")).format(where=where), {**params, "cap": cap + 1}
+            sql.SQL(q("count_jobs_bounded" + split)).format(where=where),
+            {**params, "cap": cap + 1},
         )
         value = int(counted[0]["jobs"])
         if value <= cap:

@@ -63,6 +63,16 @@ class ProcessState:
     indexes: tuple[PropertyIndex, ...] = ()
     #: Set once the first index listing was attempted.
     ready: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+    #: Whether an attempt has waited for ``ready`` already (later ones need not look).
+    started: bool = False
+    _loop: tuple[anyio.lowlevel.EventLoopToken, int] | None = None
+
+    def loop(self) -> tuple[anyio.lowlevel.EventLoopToken, int]:
+        """The process's event loop token and thread (read once: every attempt of the process
+        runs on them)."""
+        if self._loop is None:
+            self._loop = (anyio.lowlevel.current_token(), threading.get_ident())
+        return self._loop
 
 
 @dataclasses.dataclass(slots=True, eq=False)

@@ -13,10 +13,9 @@ finished job into a failed or re-run one: every problem is reported on the job i
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import anyio
 import anyio.lowlevel
@@ -52,34 +51,59 @@ def merge_returned(job: RunningJob) -> None:
     job.reject(checked.rejected)
 
 
-@contextlib.asynccontextmanager
-async def track(execution: Execution) -> AsyncIterator[None]:
-    """The middleware for one attempt."""
-    process: ProcessState | None = None
-    if execution.process is not None:
-        process = execution.process.state.get(STATE_KEY)
-    if process is not None and not process.ready.is_set():
-        with anyio.move_on_after(_STARTUP_WAIT):  # the first index listing, at process start
-            await process.ready.wait()
-    database_url = ""
-    if execution.process is None and execution.worker is not None:
-        # not run by a worker process (a test calling the executor, say): connect for writes
-        database_url = app_of(type(execution.worker)).database_url
-    job = RunningJob(
-        execution=execution,
-        process=process,
-        database_url=database_url,
-        token=anyio.lowlevel.current_token(),
-        loop_thread=threading.get_ident(),
-    )
-    reset = current.set(job)
-    try:
-        yield
+class Tracker:
+    """The middleware for one attempt (an async context manager).
+
+    A class rather than a generator-based manager: it runs around every attempt of every job,
+    and the generator machinery cost more than everything it does. The event loop's token and
+    thread are the same for every attempt of a worker process, so they are read once per
+    process (:meth:`ProcessState.loop`).
+    """
+
+    __slots__ = ("execution", "job", "reset")
+
+    def __init__(self, execution: Execution) -> None:
+        self.execution = execution
+
+    async def __aenter__(self) -> None:
+        execution = self.execution
+        context = execution.process
+        process: ProcessState | None = None
+        if context is not None:
+            process = context.state.get(STATE_KEY)
+        if process is not None and not process.started:
+            with anyio.move_on_after(_STARTUP_WAIT):  # the first index listing, at process start
+                await process.ready.wait()
+            process.started = True
+        database_url = ""
+        if context is None and execution.worker is not None:
+            # not run by a worker process (a test calling the executor, say): connect for writes
+            database_url = app_of(type(execution.worker)).database_url
+        token, loop_thread = (
+            process.loop()
+            if process is not None
+            else (anyio.lowlevel.current_token(), threading.get_ident())
+        )
+        self.job = RunningJob(
+            execution=execution,
+            process=process,
+            database_url=database_url,
+            token=token,
+            loop_thread=loop_thread,
+        )
+        self.reset = current.set(self.job)
+
+    async def __aexit__(self, kind: object, error: object, traceback: object) -> None:
+        job = self.job
         try:
-            merge_returned(job)
-        except Exception as exc:  # a broken mapping must not fail a finished job
-            log.exception("job %s: could not read %s", execution.job.id, RETURN_KEY)
-            job.reject({RETURN_KEY: f"could not read {RETURN_KEY}: {type(exc).__name__}: {exc}"})
-    finally:
-        job.closed = True
-        current.reset(reset)
+            if kind is None:
+                try:
+                    merge_returned(job)
+                except Exception as exc:  # a broken mapping must not fail a finished job
+                    log.exception("job %s: could not read %s", job.execution.job.id, RETURN_KEY)
+                    job.reject(
+                        {RETURN_KEY: f"could not read {RETURN_KEY}: {type(exc).__name__}: {exc}"}
+                    )
+        finally:
+            job.closed = True
+            current.reset(self.reset)

@@ -38,7 +38,7 @@ def job_middleware(
     worker_class: type[Worker],
 ) -> Callable[[Execution], AbstractAsyncContextManager[None]]:
     """Every class: any ``perform`` may call ``set_properties`` or return ``job_properties``."""
-    return middleware.track
+    return middleware.Tracker
 
 
 @hookimpl

@@ -2,6 +2,14 @@
 -- Blocks with {placeholders} are templates: the monitor fills them with fixed SQL fragments
 -- (filters and sort orders chosen from fixed lists, never text from a request).
 
+-- The monitor's indexes of toro_jobs leave out running jobs (migration 0003): a query over
+-- every status is split in two, the jobs at rest (status <> 'running', the monitor's indexes)
+-- and the running ones (status = 'running', the kernel's toro_jobs_running: at most as many
+-- as the processes' slots), and the two are merged. A query for one status reads one side.
+-- Those indexes hold queue, class_name and status in the "C" collation, which the conditions
+-- and orders meant for them name (COLLATE "C"); the predicates are written out as they are,
+-- since a condition in another collation proves none.
+
 -- name: table_size
 -- The planner's row estimate of toro_jobs (-1 before it was ever analysed) and its highest id,
 -- both cheap on any size.
@@ -11,45 +19,87 @@ SELECT c.reltuples::bigint AS estimate,
  WHERE c.oid = 'toro_jobs'::regclass;
 
 -- name: list_jobs
--- One page of the jobs list: {where} holds the filters (and the keyset condition), {order}
--- the sort order (on qualified columns, so that it never means the cut output columns);
--- %(limit)s is the page size plus one (to know whether a next page exists). Text is cut to
--- %(cut)s characters and the arguments (positional, and keyword ones when there are any) to
--- %(args_cut)s: a page stays small whatever a row holds.
+-- One page of the jobs list: the "rows" placeholder selects up to %(limit)s matching rows in
+-- the page's order (list_rows, list_rows_split, or the _few variants), which are sorted again
+-- here (the order names the columns qualified, so it never means the cut output columns) and
+-- cut: text to %(cut)s characters, the arguments (positional, and keyword ones when there
+-- are any) to %(args_cut)s, so a page stays small whatever a row holds. %(limit)s is the page size plus one (to know whether a next page exists).
 SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
        left(name, %(cut)s) AS name, left(status, %(cut)s) AS status, created_at, started_at,
        finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview,
        CASE WHEN kwargs <> jsonb_build_object() THEN left(kwargs::text, %(args_cut)s) END
            AS kwargs_preview,
        priority, cancel_requested_at
+  FROM ({rows}) AS toro_jobs
+ ORDER BY {order}
+ LIMIT %(limit)s;
+
+-- name: list_rows
+-- The rows of one page matching the filters (which name a status), walking an index in order.
+SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
   FROM toro_jobs
  WHERE {where}
  ORDER BY {order}
- LIMIT %(limit)s;
+ LIMIT %(limit)s
 
--- name: list_jobs_few
--- list_jobs for filters that match few jobs (the caller counted them first): the matching rows
--- are collected before they are sorted (OFFSET 0 keeps the planner from merging the two), so it
--- cannot bet on meeting them early while walking an index in sort order, a bet that costs a
--- walk of the whole table when they are rare or absent. The subquery is named toro_jobs so
--- that {order} reads its full columns.
-SELECT id, left(queue, %(cut)s) AS queue, left(class_name, %(cut)s) AS class_name,
-       left(name, %(cut)s) AS name, left(status, %(cut)s) AS status, created_at, started_at,
-       finished_at, {duration} AS duration, left(args::text, %(args_cut)s) AS args_preview,
-       CASE WHEN kwargs <> jsonb_build_object() THEN left(kwargs::text, %(args_cut)s) END
-           AS kwargs_preview,
-       priority, cancel_requested_at
-  FROM (SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
-               kwargs, priority, cancel_requested_at
-          FROM toro_jobs
-         WHERE {where}
-        OFFSET 0) AS toro_jobs
- ORDER BY {order}
- LIMIT %(limit)s;
+-- name: list_rows_split
+-- The rows of one page matching the filters (any status): the first of each side in order.
+-- The running jobs are collected whole before they are sorted (OFFSET 0): there are at most
+-- as many as the processes' slots, wherever their ids are, so the cost stays that of reading
+-- them through toro_jobs_running, never a walk of the primary key looking for old ones.
+(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
+   FROM toro_jobs
+  WHERE {where} AND status <> 'running'
+  ORDER BY {order}
+  LIMIT %(limit)s)
+UNION ALL
+(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
+   FROM (SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
+           FROM toro_jobs
+          WHERE {where} AND status = 'running'
+         OFFSET 0) AS toro_jobs
+  ORDER BY {order}
+  LIMIT %(limit)s)
+
+-- name: list_rows_few
+-- list_rows for filters that match few jobs (the caller counted them first): every matching
+-- row is collected before the page sorts them (OFFSET 0 keeps the planner from merging the
+-- two), so it cannot bet on meeting them early while walking an index in sort order, a bet
+-- that costs a walk of the whole table when they are rare or absent.
+SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
+  FROM toro_jobs
+ WHERE {where}
+OFFSET 0
+
+-- name: list_rows_few_split
+-- list_rows_few over both sides.
+(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
+   FROM toro_jobs
+  WHERE {where} AND status <> 'running'
+ OFFSET 0)
+UNION ALL
+(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
+       kwargs, priority, cancel_requested_at
+   FROM toro_jobs
+  WHERE {where} AND status = 'running'
+ OFFSET 0)
 
 -- name: count_jobs_bounded
--- How many jobs match {where}, counting no further than %(cap)s.
+-- How many jobs match the filters (which name a status), counting no further than %(cap)s.
 SELECT count(*) AS jobs FROM (SELECT 1 FROM toro_jobs WHERE {where} LIMIT %(cap)s) AS capped;
+
+-- name: count_jobs_bounded_split
+-- count_jobs_bounded over both sides (each counted no further than %(cap)s).
+SELECT count(*) AS jobs
+  FROM ((SELECT 1 FROM toro_jobs WHERE {where} AND status <> 'running' LIMIT %(cap)s)
+        UNION ALL
+        (SELECT 1 FROM toro_jobs WHERE {where} AND status = 'running' LIMIT %(cap)s)) AS capped;
 
 -- name: estimate_jobs
 -- The planner's estimate of how many jobs match {where} (read from EXPLAIN's JSON).
@@ -57,10 +107,17 @@ EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE {where};
 
 -- name: status_sizes
 -- For each status: how many jobs have it, counted no further than %(cap)s (index-only on
--- toro_monitor_jobs_status), so the caller knows which statuses it may count exactly.
+-- toro_monitor_jobs_status_at_rest, or on toro_jobs_running for the running ones), so the
+-- caller knows which statuses it may count exactly.
 SELECT s.status,
-       (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j WHERE j.status = s.status
-                               LIMIT %(cap)s) AS capped) AS jobs
+       CASE WHEN s.status = 'running'
+            THEN (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j WHERE j.status = 'running'
+                                         LIMIT %(cap)s) AS capped)
+            ELSE (SELECT count(*) FROM (SELECT 1 FROM toro_jobs AS j
+                                         WHERE j.status COLLATE "C" = s.status
+                                           AND j.status <> 'running'
+                                         LIMIT %(cap)s) AS capped)
+       END AS jobs
   FROM unnest(%(statuses)s::text[]) AS s(status);
 
 -- name: queue_status_all
@@ -74,7 +131,12 @@ SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status, count(*) 
 -- Exact job counts per queue for the given (small) statuses.
 SELECT left(queue, %(cut)s) AS queue, status, count(*) AS jobs
   FROM toro_jobs
- WHERE status = ANY(%(statuses)s::text[])
+ WHERE status COLLATE "C" = ANY(%(statuses)s::text[]) AND status <> 'running'
+ GROUP BY 1, 2
+UNION ALL
+SELECT left(queue, %(cut)s), status, count(*)
+  FROM toro_jobs
+ WHERE status = 'running' AND 'running' = ANY(%(statuses)s::text[])
  GROUP BY 1, 2;
 
 -- name: queue_status_sampled
@@ -88,24 +150,35 @@ SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status,
  GROUP BY 1, 2;
 
 -- name: distinct_queues
--- The queue names in toro_jobs, by a skip scan of the toro_monitor_jobs_queue index (cut to
--- %(cut)s characters).
+-- The queue names in toro_jobs, by a skip scan of the toro_monitor_jobs_queue_at_rest index,
+-- and those the live processes serve (a running job's queue is one of them), cut to %(cut)s
+-- characters.
 WITH RECURSIVE q(queue) AS (
-    (SELECT queue FROM toro_jobs ORDER BY queue LIMIT 1)
+    (SELECT queue FROM toro_jobs WHERE status <> 'running' ORDER BY queue COLLATE "C" LIMIT 1)
     UNION ALL
-    SELECT (SELECT queue FROM toro_jobs WHERE queue > q.queue ORDER BY queue LIMIT 1)
+    SELECT (SELECT queue FROM toro_jobs
+             WHERE queue COLLATE "C" > q.queue AND status <> 'running'
+             ORDER BY queue COLLATE "C" LIMIT 1)
       FROM q WHERE q.queue IS NOT NULL
 )
-SELECT left(queue, %(cut)s) AS queue FROM q WHERE queue IS NOT NULL LIMIT %(limit)s;
+SELECT left(queue, %(cut)s) AS queue
+  FROM (SELECT queue FROM q WHERE queue IS NOT NULL
+        UNION
+        SELECT unnest(queues) FROM toro_processes) AS names
+ ORDER BY 1
+ LIMIT %(limit)s;
 
 -- name: distinct_classes
--- The worker class names in toro_jobs, by a skip scan of the toro_monitor_jobs_class index
--- (cut to %(cut)s characters).
+-- The worker class names of the jobs at rest (every status but running: a class shows once one
+-- of its jobs has waited or finished), by a skip scan of the toro_monitor_jobs_class_at_rest
+-- index, cut to %(cut)s characters.
 WITH RECURSIVE c(class_name) AS (
-    (SELECT class_name FROM toro_jobs ORDER BY class_name LIMIT 1)
+    (SELECT class_name FROM toro_jobs
+      WHERE status <> 'running' ORDER BY class_name COLLATE "C" LIMIT 1)
     UNION ALL
-    SELECT (SELECT class_name FROM toro_jobs WHERE class_name > c.class_name
-             ORDER BY class_name LIMIT 1)
+    SELECT (SELECT class_name FROM toro_jobs
+             WHERE class_name COLLATE "C" > c.class_name AND status <> 'running'
+             ORDER BY class_name COLLATE "C" LIMIT 1)
       FROM c WHERE c.class_name IS NOT NULL
 )
 SELECT left(class_name, %(cut)s) AS class_name FROM c WHERE class_name IS NOT NULL

@@ -5,6 +5,7 @@
     python manage.py toro_worker -c 10                 # every queue of the default backend
     python manage.py toro_worker -q emails -c 4        # only some queues
     python manage.py toro_worker --backend bulk        # another TASKS alias
+    python manage.py toro_worker --keep-complete 3d    # retention, as toro-core start's
 
 It imports the project's task modules (see :mod:`toro_django.registry`), defines a worker
 class for each task of the backend, and runs ``toro-core start``'s loop with the installed
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from argparse import ArgumentParser
+from argparse import ArgumentParser, Namespace
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from toro_core import Toro, ToroError
-from toro_core.plugin import WorkerSettings, run_worker
+from toro_core.plugin import WorkerSettings, add_retention_options, retention_of, run_worker
 from toro_django import worker as worker_plugin
 from toro_django.backend import TaskBackend
 from toro_django.compat import task_backends
@@ -53,6 +54,7 @@ class Command(BaseCommand):  # type: ignore[misc]
         parser.add_argument(
             "--log-level", default="INFO", help="level of the 'toro' logger (default INFO)"
         )
+        add_retention_options(parser)  # --keep-complete and friends, as toro-core start's
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = self._backend(options["backend"])
@@ -68,6 +70,7 @@ class Command(BaseCommand):  # type: ignore[misc]
                 queues=tuple(dict.fromkeys(queues)),
                 concurrency=options["concurrency"],
                 shutdown_timeout=options["shutdown_timeout"],
+                retention=retention_of(Namespace(**options)),
             )
             connections.close_all()  # the worker's threads open their own
             code = run_worker(app, settings)
