@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ from limit_workers import (
     ThreeByPriority,
 )
 
-from toro_core.testing import rows, scalar, wait_for
+from toro_core.testing import rows, run_toro, scalar, wait_for
 
 WORKER_ARGS = ("-r", "limit_workers", "-c", "10")
 
@@ -169,3 +170,21 @@ def test_a_killed_process_frees_its_slots_and_the_limit_holds(db, start_worker):
     assert scalar(db, "SELECT count(*) FROM toro_limit_slots WHERE job_id IS NOT NULL") == 0
     recovered = scalar(db, "SELECT count(*) FROM toro_jobs WHERE properties ? 'recovered:at'")
     assert recovered == 3
+
+
+def test_a_queue_slot_freed_by_a_stopping_process_wakes_the_others(db, start_worker, toro_db):
+    """A worker that stops frees its queue-limit slot and claims nothing more: another worker,
+    polling only every 30 s, is woken by the freed slot and takes the next job at once."""
+    limited = run_toro("queues", "limit", "default", "--concurrency", "1", database_url=toro_db)
+    assert limited.returncode == 0, limited.stderr
+    OnePerCustomer.perform_bulk([("first", 1.0), ("second", 0.1)])
+    first = start_worker(*WORKER_ARGS, "--poll-interval", "30")
+    wait_for(lambda: count(db, "running") == 1)
+    second = start_worker(*WORKER_ARGS, "--poll-interval", "30")
+    time.sleep(0.5)  # both idle now: the second waits for a wake-up or its poll
+    assert first.stop() == 0  # lets the running job finish, frees its slot, claims no more
+    wait_for(lambda: count(db, "complete") == 2, timeout=10)
+    (first_end,) = [e for k, s, e in rows(db, "SELECT * FROM limit_runs") if k == "first"]
+    (second_start,) = [s for k, s, e in rows(db, "SELECT * FROM limit_runs") if k == "second"]
+    assert second_start - first_end < 5, "the second job waited for a poll"
+    assert second.log().count("running: queues") == 1

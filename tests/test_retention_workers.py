@@ -40,5 +40,9 @@ def test_two_workers_prune_while_processing_without_errors(toro_app, toro_db, st
         assert "deadlock" not in log.lower(), log
     # each job was pruned once, by one of the two processes, after it ran once
     assert sum(pruned(log) for log in logs) == enqueued
-    ran = sum(len(re.findall(r" (complete|failed) in ", log)) for log in logs)
-    assert ran == enqueued
+    claimed = [
+        re.search(r"stopped: (\d+) jobs claimed, (\d+) outcomes written", log) for log in logs
+    ]
+    assert all(claimed), logs
+    assert sum(int(m.group(1)) for m in claimed if m) == enqueued  # each ran once
+    assert sum(int(m.group(2)) for m in claimed if m) == enqueued
