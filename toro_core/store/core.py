@@ -1,7 +1,8 @@
 """The kernel's operations on ``toro_jobs`` and ``toro_processes``, one typed method each.
 
-Every statement the kernel runs on its own tables is a method here (async: :class:`CoreStore`;
-sync enqueue: :class:`CoreSyncStore`), its SQL a named block of ``queries.sql``. The worker
+Every statement the kernel runs on its own tables is a method of :class:`CoreStore` (async; the
+worker's upkeep statements come from its base in :mod:`.upkeep`) or of its sync twin
+:class:`~toro_core.store.sync.CoreSyncStore`, its SQL a named block of ``queries.sql``. The worker
 process, the clients, the registry and the command line call these; nothing else in the kernel
 builds SQL for these tables. Plugins may call them too (the monitor lists processes through
 :meth:`CoreStore.processes`, toro-properties writes live properties through
