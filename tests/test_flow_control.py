@@ -188,3 +188,40 @@ def test_a_queue_slot_freed_by_a_stopping_process_wakes_the_others(db, start_wor
     (second_start,) = [s for k, s, e in rows(db, "SELECT * FROM limit_runs") if k == "second"]
     assert second_start - first_end < 5, "the second job waited for a poll"
     assert second.log().count("running: queues") == 1
+
+
+def test_the_plain_claim_steps_aside_whenever_a_limit_is_in_play(db, toro_db):
+    """The claim without the limits' steps takes only what no limit governs; a limited job
+    among the ones it would take, or a limit on the queue, makes it claim nothing and say so
+    (the worker then runs the claim that knows the limits)."""
+    import anyio
+
+    from toro_core.store import CoreStore, aconnect
+
+    async def claim(plain: bool) -> list[int] | None:
+        conn = await aconnect(toro_db)
+        async with conn:
+            store = CoreStore(connection=conn)
+            owner = "00000000-0000-0000-0000-0000000000cc"
+            await conn.execute(
+                "INSERT INTO toro_processes (id, host, pid, queues, concurrency)"
+                " VALUES (%s, 'h', 1, '{default}', 10) ON CONFLICT DO NOTHING",
+                (owner,),
+            )
+            jobs = await store.claim(
+                queues=["default"], after=(-101, 0), limit=5, owner=owner, started_by="h:1",
+                plain=plain,
+            )  # fmt: skip
+            return None if jobs is None else [job.id for job in jobs]
+
+    free = Free.perform_bulk([(n,) for n in range(3)])
+    assert anyio.run(claim, True) == free  # nothing limited: the plain claim takes them
+    limited = ThreeAtATime.set(priority=5).perform_async(0.0).id
+    Free.perform_bulk([(n,) for n in range(3)])
+    assert anyio.run(claim, True) is None  # a limited job among them: it steps aside
+    taken = anyio.run(claim, False)
+    assert taken is not None and taken[0] == limited  # the full claim: priority first
+    Free.perform_bulk([(n,) for n in range(2)])
+    done = run_toro("queues", "limit", "default", "--concurrency", "9", database_url=toro_db)
+    assert done.returncode == 0, done.stderr
+    assert anyio.run(claim, True) is None  # a limit on the queue: it steps aside too

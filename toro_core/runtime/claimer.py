@@ -15,6 +15,7 @@ database says this process holds but that it does not know of.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ class Claimer:
         #: Rounds of the loop that failed because the database could not be used.
         self.errors = 0
         self._unsure = False  # a claim failed: it may have committed without us knowing
+        #: Until when (monotonic) the full claim runs without trying the plain one first.
+        self._limits_until = 0.0
 
     async def run(self) -> None:
         settings, slots = self.settings, self.slots
@@ -106,15 +109,26 @@ class Claimer:
                 await self.waker.sleep(settings.poll_interval)
 
     async def _claim(self, limit: int, after: tuple[int, int]) -> list[Job]:
-        """Claim up to ``limit`` jobs and hand them to the slots; return them in claim order."""
+        """Claim up to ``limit`` jobs and hand them to the slots; return them in claim order.
+
+        The plain claim (no limits' steps) is tried first; when it says a limit is in play,
+        the full claim runs, and keeps running for ``poll_interval`` seconds before the plain
+        one is tried again (no second round trip per claim while limited jobs are about)."""
         owner = self.owner()
-        jobs = await self.store.claim(
+        claim = functools.partial(
+            self.store.claim,
             queues=self.settings.queues,
             after=after,
             limit=limit,
             owner=owner,
             started_by=self.settings.identity,
         )
+        jobs = None
+        if time.monotonic() >= self._limits_until:
+            jobs = await claim(plain=True)
+        if jobs is None:
+            self._limits_until = time.monotonic() + self.settings.poll_interval
+            jobs = await claim(plain=False) or []
         self.slots.submit(jobs, owner)
         self.claimed += len(jobs)
         return jobs

@@ -123,6 +123,7 @@ class Drain:
                 limit=min(100, max_jobs - len(ran)),
                 owner=self.registry.process_id,
                 started_by=self.identity,
+                plain=False,  # the claim that knows limits: a test's drain is no hot path
             )
             if not jobs:
                 break

@@ -114,17 +114,22 @@ class CoreStore(UpkeepStatements):
         limit: int,
         owner: str,
         started_by: str,
-    ) -> list[Job]:
+        plain: bool = True,
+    ) -> list[Job] | None:
         """Claim up to ``limit`` queued jobs of ``queues`` after the keyset cursor ``after``
         (``(-priority, id)``), of queues not paused, within their limits (limited jobs that
         cannot run now are parked, see the SQL); return them in claim order (highest priority
         first, then oldest).
 
+        With ``plain`` (the common case) the lighter statement that knows no limits is tried:
+        it claims nothing when a limit is in play for the jobs it would take, and then this
+        returns ``None`` (call again with ``plain=False``).
+
         Each job's JSON is read on its own (:meth:`Job.from_json_row`): a row that cannot be
         read comes back with ``undecodable`` set, for the executor to fail, and never breaks
         the claim of the others."""
         rows = await self.fetch_all(
-            query("claim_jobs"),
+            query("claim_jobs_plain" if plain else "claim_jobs"),
             {
                 "queue": queues[0],
                 "queues": list(queues),
@@ -136,6 +141,8 @@ class CoreStore(UpkeepStatements):
                 "relaxed": self.relaxed_commit,
             },
         )
+        if plain and rows and rows[-1]["id"] is None:
+            return None  # a limit is in play: claim_jobs decides
         jobs = [Job.from_json_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.id))
         return jobs

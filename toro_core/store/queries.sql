@@ -112,6 +112,61 @@ WITH limit_rows AS (
 )
 SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDER BY id;
 
+-- name: claim_jobs_plain
+-- claim_jobs for the common case, where no limit is in play: the jobs it would take are all
+-- of classes without limits, in queues without a limit of their own. Then it claims them
+-- (same order, cursor, paused queues, registration check and %(relaxed)s as claim_jobs),
+-- without any of the limits' steps. When a limit is in play, it claims nothing and returns
+-- one row whose id is NULL: the caller then runs claim_jobs, which knows the limits.
+WITH served AS (
+    SELECT q.name
+      FROM unnest(%(queues)s::text[]) AS q(name)
+     WHERE EXISTS (SELECT 1 FROM toro_processes WHERE id = %(owner)s)
+       AND NOT EXISTS (SELECT 1 FROM toro_queues AS p
+                        WHERE p.name = q.name AND p.paused_at IS NOT NULL)
+       AND CASE WHEN %(relaxed)s::boolean
+                THEN set_config('synchronous_commit', 'off', true) IS NOT NULL ELSE true END
+), candidates AS (
+    SELECT j.id, j.priority, j.limit_key
+      FROM served AS s
+     CROSS JOIN LATERAL (
+           SELECT id, priority, limit_key FROM toro_jobs
+            WHERE status = 'queued' AND queue = s.name
+              AND (-priority, id) > (%(after_rank)s, %(after)s)
+            ORDER BY -priority, id
+            LIMIT %(limit)s
+              FOR UPDATE SKIP LOCKED) AS j
+), limited AS (
+    SELECT EXISTS (SELECT 1 FROM candidates WHERE limit_key IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM toro_limits AS l
+                    WHERE l.key IN (SELECT 'queue:' || name FROM served)
+                      AND l.concurrency IS NOT NULL) AS yes
+), picked AS (
+    SELECT c.id
+      FROM candidates AS c, limited
+     WHERE NOT limited.yes
+     ORDER BY -c.priority, c.id
+     LIMIT %(limit)s
+), claimed AS (
+    UPDATE toro_jobs AS t
+       SET status = 'running', started_at = now(), finished_at = NULL,
+           started_by = %(started_by)s, locked_by = %(owner)s, attempt = t.attempt + 1,
+           holds_slots = false
+      FROM picked
+     WHERE t.id = picked.id
+    RETURNING t.id, t.queue, t.class_name, t.args::text AS args, t.name, t.created_at,
+              t.scheduled_at, t.started_at, t.finished_at, t.status, t.started_by,
+              t.properties::text AS properties, t.attempt, t.kwargs::text AS kwargs,
+              t.priority, t.unique_key, t.cancel_requested_at, t.limit_key, t.holds_slots,
+              t.headers::text AS headers
+)
+SELECT * FROM claimed
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL
+  FROM limited
+ WHERE limited.yes;
+
 -- name: claim_jobs
 -- Claims up to %(limit)s queued jobs of the given queues for process %(owner)s: highest
 -- priority first, then oldest, across all the queues, within the limits.
