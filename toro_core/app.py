@@ -138,7 +138,7 @@ class Toro(HookCalls):
 
     def _reset(self) -> None:
         self._checked.clear()
-        for cached in ("statuses", "worker_options", "_has_impls", "_namers"):
+        for cached in ("statuses", "worker_options", "_has_impls", "_namers", "_lifecycle_calls"):
             self.__dict__.pop(cached, None)
 
     def close(self) -> None:

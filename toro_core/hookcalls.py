@@ -112,13 +112,41 @@ class HookCalls:
         managers.reverse()
         return managers
 
+    @functools.cached_property
+    def _lifecycle_calls(self) -> dict[str, list[Callable[[Execution], Any]] | None]:
+        """The ``job_started`` and ``job_finished`` implementations as plain functions, in
+        pluggy's calling order: called per attempt, pluggy's dispatch would cost more than a
+        plugin's own work. ``None`` for a hook with a wrapper, which only pluggy can call."""
+        calls: dict[str, list[Callable[[Execution], Any]] | None] = {}
+        for event in ("job_started", "job_finished"):
+            impls = getattr(self.plugin_manager.hook, event).get_hookimpls()
+            if any(impl.hookwrapper or impl.wrapper for impl in impls):
+                calls[event] = None
+            else:
+                calls[event] = [_as_call(impl) for impl in reversed(impls)]
+        return calls
+
     async def lifecycle(self, event: str, execution: Execution) -> None:
         """Call ``job_started`` or ``job_finished``, awaiting async implementations."""
         if not self._has_impls[event]:
             return
-        for result in getattr(self.plugin_manager.hook, event)(execution=execution):
+        calls = self._lifecycle_calls[event]
+        results = (
+            getattr(self.plugin_manager.hook, event)(execution=execution)
+            if calls is None
+            else [call(execution) for call in calls]
+        )
+        for result in results:
             if inspect.isawaitable(result):
                 await result
 
     def has(self, hook: str) -> bool:
         return bool(self._has_impls.get(hook))
+
+
+def _as_call(impl: pluggy.HookImpl) -> Callable[[Execution], Any]:
+    """A hook implementation called as pluggy would: with ``execution`` when it takes it."""
+    function = impl.function
+    if "execution" in impl.argnames:
+        return function
+    return lambda execution: function()

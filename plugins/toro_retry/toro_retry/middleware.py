@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 
 from toro_core import Execution, JobCancelled, Outcome, Snooze, Worker
 from toro_core.plugin import printable, safe_str
@@ -54,7 +55,7 @@ def middleware_for(
         return lambda execution: _refuse(refusal)
     if policy is None:
         return None
-    return lambda execution: _retrying(execution, policy)
+    return lambda execution: _Retrying(execution, policy)
 
 
 def middleware(execution: Execution) -> AbstractAsyncContextManager[None] | None:
@@ -72,17 +73,31 @@ async def _refuse(error: RetryOptionError) -> AsyncIterator[None]:
     yield  # pragma: no cover - makes this a generator
 
 
-@asynccontextmanager
-async def _retrying(execution: Execution, policy: RetryPolicy) -> AsyncIterator[None]:
-    try:
-        yield
-    except (Snooze, JobCancelled):
-        raise  # not failures: the kernel decides what happens next
-    except Exception as error:
-        await record_failure(execution, policy, error)
-        raise
-    if GAVE_UP_KEY in execution.job.properties:
-        execution.properties[GAVE_UP_KEY] = None
+class _Retrying:
+    """The manager of one attempt of a class that retries: on a failure, record it and maybe
+    reschedule (a plain class: entered once per attempt, cheaper than a generator's)."""
+
+    __slots__ = ("execution", "policy")
+
+    def __init__(self, execution: Execution, policy: RetryPolicy) -> None:
+        self.execution = execution
+        self.policy = policy
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if error is None:
+            if GAVE_UP_KEY in self.execution.job.properties:
+                self.execution.properties[GAVE_UP_KEY] = None
+        elif isinstance(error, Exception) and not isinstance(error, (Snooze, JobCancelled)):
+            await record_failure(self.execution, self.policy, error)
+        return False  # the exception goes on either way: the kernel records the last error
 
 
 async def record_failure(execution: Execution, policy: RetryPolicy, error: Exception) -> None:
