@@ -45,3 +45,16 @@ def test_every_hook_is_in_the_readme(module, readme):
     text = readme.read_text()
     for name in hooks(module):
         assert f"`{name}`" in text, f"{readme.name} does not document hook {name}"
+
+
+def test_every_name_of_the_plugin_api_is_in_the_readme():
+    import toro_core.plugin
+
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("### Writing a plugin", 1)[1].split("### Hooks", 1)[0]
+    missing = [
+        name
+        for name in toro_core.plugin.__all__
+        if f"`{name}`" not in section and f"`{name}(" not in section
+    ]
+    assert not missing, f"the README's plugin API table does not list {missing}"
