@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -128,7 +129,8 @@ def test_demo_in_a_clean_environment_stops_on_one_ctrl_c(tmp_path):
     text = demo.text
     assert code == 0, text
     _assert_graceful(text)
-    assert f"port {port} is taken; the monitor uses port {port + 1} instead" in text
+    moved = re.search(rf"port {port} is taken; the monitor uses port (\d+) instead", text)
+    assert moved and int(moved.group(1)) > port, text  # the next free one (often port + 1)
     if os.geteuid() == 0:
         assert "running as root: PostgreSQL runs as the system user 'embedded_postgres'" in text
         assert f"which owns {data}" in text
