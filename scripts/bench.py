@@ -2,13 +2,16 @@
 in the configuration users run beside the kernel alone.
 
     python scripts/bench.py [--n 10000] [--c 10] [--runs 3] [--history 1000000]
+    python scripts/bench.py --configurations users,core,users-async,core-sync
 
 Two configurations, each on a database of its own (recreated):
 
 * **users**: every installed plugin migrated and loaded (the example plugin left out, as users
   would not install it), a plain ``def perform``, the worker started as users start it
   (``toro-core start -r bench_workers -c C`` with its default logging);
-* **core**: toro-core's schema only, no plugin, ``async def perform``, the same command.
+* **core**: toro-core's schema only, no plugin, ``async def perform``, the same command;
+* **users-async** and **core-sync** (on request): the other two corners, so the plugins' cost
+  is read at one kind of perform.
 
 The throughput figure starts the worker on an empty queue, waits until it is registered and idle,
 then enqueues N no-op jobs in one bulk call and times from that commit until every job is written
@@ -47,20 +50,39 @@ CONFIGURATIONS = {
     # name: (database, plugins loaded, worker class)
     "users": ("toro_bench_users", True, SyncNoop),
     "core": ("toro_bench_core", False, AsyncNoop),
+    # the other two corners, for the plugins' cost at one kind of perform
+    "users-async": ("toro_bench_users_async", True, AsyncNoop),
+    "core-sync": ("toro_bench_core_sync", False, SyncNoop),
+}
+#: The client app of each configuration, made by :func:`recreate`.
+APPS: dict[str, Toro] = {}
+LEGEND = {
+    "users": "def perform, every installed plugin, toro-core start with its defaults",
+    "core": "async def perform, toro-core's schema only, no plugin, toro-core start",
+    "users-async": "async def perform, every installed plugin, toro-core start",
+    "core-sync": "def perform, toro-core's schema only, no plugin, toro-core start",
 }
 
 
 def recreate(name: str) -> Toro:
     """A fresh database for the configuration, migrated; the client app enqueueing into it."""
-    dbname, plugins, worker = CONFIGURATIONS[name]
+    dbname, plugins, _ = CONFIGURATIONS[name]
     with psycopg.connect(SERVER, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {dbname}")
     conninfo = with_database(SERVER, dbname)
     app = Toro(conninfo, load_entry_points=plugins)
     migrate.apply(conninfo, app.migrations())
-    worker.toro_app = app
+    APPS[name] = app
     return app
+
+
+def worker_for(name: str) -> type[Worker]:
+    """The configuration's worker class, enqueueing into the configuration's database (two
+    configurations may share a class)."""
+    worker = CONFIGURATIONS[name][2]
+    worker.toro_app = APPS[name]
+    return worker
 
 
 def worker_env(name: str) -> dict[str, str]:
@@ -117,8 +139,8 @@ def cli_worker(name: str, c: int) -> Iterator[subprocess.Popen[bytes]]:
 def bench_process(name: str, n: int, c: int, history: bool = False) -> tuple[float, float]:
     """Jobs per second and worker CPU microseconds per job for N jobs enqueued to an idle
     worker (with ``history``, the finished jobs of :func:`load_history` stay in the table)."""
-    dbname, _, worker = CONFIGURATIONS[name]
-    conninfo = with_database(SERVER, dbname)
+    conninfo = with_database(SERVER, CONFIGURATIONS[name][0])
+    worker = worker_for(name)
     if history:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("DELETE FROM toro_jobs WHERE class_name <> 'bench.History'")
@@ -141,7 +163,7 @@ def bench_process(name: str, n: int, c: int, history: bool = False) -> tuple[flo
 
 
 def bench_enqueue_single(name: str, n: int) -> float:
-    worker: type[Worker] = CONFIGURATIONS[name][2]
+    worker = worker_for(name)
     reset(with_database(SERVER, CONFIGURATIONS[name][0]))
     worker.perform_async(-1)  # open the pool before timing
     start = time.perf_counter()
@@ -151,7 +173,7 @@ def bench_enqueue_single(name: str, n: int) -> float:
 
 
 def bench_enqueue_bulk(name: str, n: int) -> float:
-    worker: type[Worker] = CONFIGURATIONS[name][2]
+    worker = worker_for(name)
     reset(with_database(SERVER, CONFIGURATIONS[name][0]))
     start = time.perf_counter()
     worker.perform_bulk([(i,) for i in range(n)])
@@ -177,7 +199,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--bulk", type=int, default=100_000, help="jobs per bulk call")
     parser.add_argument("--single", type=int, default=5_000, help="jobs enqueued one by one")
-    parser.add_argument("--configurations", default="users,core", help="which to run (users, core)")
+    parser.add_argument(
+        "--configurations", default="users,core", help="which to run: " + ", ".join(CONFIGURATIONS)
+    )
     parser.add_argument(
         "--history", type=int, default=0, help="then again with this many finished jobs"
     )
@@ -207,18 +231,19 @@ def main() -> None:
             conninfo = with_database(SERVER, CONFIGURATIONS[name][0])
             reset(conninfo)
             load_history(conninfo, args.history)
-            runs = [bench_process(name, args.n, args.c, history=True) for _ in range(args.runs)]
-            rate = statistics.median(r[0] for r in runs)
+            timed = [bench_process(name, args.n, args.c, history=True) for _ in range(args.runs)]
+            rate = statistics.median(r[0] for r in timed)
             figures[name][f"process c={args.c}, {args.history:,} finished jobs"] = (
                 f"{rate:,.0f} jobs/s"
             )
     print(f"{args.n:,} no-op jobs per throughput run, median of {args.runs}")
-    print("users: def perform, every installed plugin, toro-core start with its defaults")
-    print("core:  async def perform, toro-core's schema only, no plugin, toro-core start")
+    label = max(len(name) for name in names)
+    for name in names:
+        print(f"{name + ':':<{label + 1}} {LEGEND[name]}")
     width = max(len(figure) for values in figures.values() for figure in values)
     for name in names:
         for figure, value in figures[name].items():
-            print(f"{name:<6} {figure:<{width}}  {value}")
+            print(f"{name:<{label}} {figure:<{width}}  {value}")
     for app in apps.values():
         app.close()
 

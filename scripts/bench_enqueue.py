@@ -91,15 +91,17 @@ def main() -> None:
                 steps.setdefault(step, []).append(value)
     app.close()
     print(f"one enqueue, us per call (median of {args.runs} runs of {args.n:,}):")
-    previous = None
+    previous: float | None = None
     bare = statistics.median(steps["1. bare INSERT ... RETURNING"])
     for step, values in steps.items():
         value = statistics.median(values)
         delta = "" if previous is None else f"  ({value - previous:+.0f})"
         print(f"  {step:<38} {value:6.0f}{delta}")
         previous = value
-    rate = 1e6 / previous if previous else 0.0
-    print(f"perform_async: {rate:,.0f}/s, {bare / previous:.2f} of the bare insert's rate")
+    assert previous is not None
+    print(
+        f"perform_async: {1e6 / previous:,.0f}/s, {bare / previous:.2f} of the bare insert's rate"
+    )
 
 
 if __name__ == "__main__":

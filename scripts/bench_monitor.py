@@ -19,6 +19,7 @@ import re
 import statistics
 import sys
 import time
+from typing import Any
 
 HX = {"HX-Request": "true"}
 
@@ -96,12 +97,16 @@ def index_cost(conninfo: str, jobs: int = 5_000, history: int = 20_000) -> None:
     scratch = with_database(conninfo, "toro_monitor_idxprobe")
     keys = ("WAL Records", "WAL Bytes", "Shared Hit Blocks", "Shared Read Blocks")
 
-    def explain(conn, name, params, totals):  # type: ignore[no-untyped-def]
+    def explain(
+        conn: psycopg.Connection[Any], name: str, params: Any, totals: dict[str, float]
+    ) -> None:
         text = "\n".join(
             line for line in query(name).splitlines() if not line.lstrip().startswith("--")
         )
         plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) " + text, params)
-        top = plan.fetchone()[0][0]["Plan"]
+        row = plan.fetchone()
+        assert row is not None
+        top = row[0][0]["Plan"]
         for key in keys:
             totals[key] = totals.get(key, 0) + top.get(key, 0)
 

@@ -195,7 +195,7 @@ def chaos(
 def report(run: Run, jobs: int, kills: int, freezes: int, in_flight: int, seconds: float) -> bool:
     db = run.database
     with psycopg.connect(db, autocommit=True) as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute("SELECT status, count(*) FROM toro_jobs GROUP BY status").fetchall()
         )
     lost = jobs - statuses.get("complete", 0)

@@ -60,8 +60,8 @@ SELECT (ARRAY['default', 'mailers', 'reports', 'critical', 'low'])[1 + (g * 7) %
 def create_database(conninfo: str) -> None:
     """Create the database ``conninfo`` names (connecting to ``postgres`` to do it)."""
     parts = conninfo_to_dict(conninfo)
-    name = parts.get("dbname") or "postgres"
-    admin = make_conninfo(**{**parts, "dbname": "postgres"})
+    name = str(parts.get("dbname") or "postgres")
+    admin = make_conninfo("", **{**parts, "dbname": "postgres"})
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
