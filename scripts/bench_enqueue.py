@@ -31,7 +31,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import CONFIGURATIONS, SERVER, recreate, reset
+from bench import CONFIGURATIONS, SERVER, recreate, reset, worker_for
 
 from toro_core.client import job_params
 from toro_core.store.queries import query
@@ -60,7 +60,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     app = recreate("users")
-    dbname, _, worker = CONFIGURATIONS["users"]
+    dbname = CONFIGURATIONS["users"][0]
+    worker = worker_for("users")
     conninfo = with_database(SERVER, dbname)
     name = worker.class_name()
     steps: dict[str, list[float]] = {}

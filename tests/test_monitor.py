@@ -396,6 +396,35 @@ def test_estimates_and_windows_on_a_large_table(monitor, toro_db):
     assert "<strong>6</strong>" in failed  # small enough to count exactly
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("sample_percent", 0, "sample_percent must be above 0"),
+        ("sample_percent", 101, "at most 100"),
+        ("sample_rows", 0, "sample_rows must be at least 1"),
+    ],
+)
+def test_bad_sample_options_are_refused(option, value, says):
+    with pytest.raises(ValueError, match=says):
+        MonitorOptions(basic_auth=None, **{option: value})
+
+
+def test_the_histogram_sample_stops_growing_with_the_table(monitor, toro_db):
+    """With ``sample_rows`` below the table's size the sample shrinks below ``sample_percent``:
+    a sample of 1 row's worth of blocks out of 60 jobs is smaller than the whole table, so
+    the estimate differs from the exact count that sample_percent=100 gives."""
+    for _ in range(60):
+        add_job(toro_db, queue="q0", status="complete")
+    with psycopg.connect(toro_db, autocommit=True) as conn:
+        conn.execute("ANALYZE toro_jobs")
+        pages = conn.execute("SELECT relpages FROM pg_class WHERE relname = 'toro_jobs'")
+        assert pages.fetchone()[0] >= 1
+    whole = dict(basic_auth=None, count_threshold=10, sample_percent=100)
+    assert "~60" in monitor(MonitorOptions(**whole)).get("/queues", headers=HX).text
+    bounded = monitor(MonitorOptions(**whole, sample_rows=1)).get("/queues", headers=HX).text
+    assert "~60" not in bounded
+
+
 # ------------------------------------------------------------------ plugin views and static files
 
 

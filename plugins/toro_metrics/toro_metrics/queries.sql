@@ -33,7 +33,11 @@ SELECT m.minute, now() AS now,
        COALESCE(sum(r.jobs), 0)::bigint AS total
   FROM generate_series(date_trunc('minute', now()) - make_interval(mins => %(minutes)s - 1),
                        date_trunc('minute', now()), interval '1 minute') AS m(minute)
-  LEFT JOIN toro_metrics_minutes AS r ON r.minute = m.minute
+  LEFT JOIN toro_metrics_minutes AS r
+    ON r.minute = m.minute
+   -- the range again, on the rollup's own column: its primary key then serves the join (the
+   -- planner cannot see how few minutes generate_series yields and would read every row)
+   AND r.minute >= date_trunc('minute', now()) - make_interval(mins => %(minutes)s - 1)
  GROUP BY m.minute
  ORDER BY m.minute;
 
@@ -47,6 +51,7 @@ SELECT h.hour,
                        date_trunc('hour', now()), interval '1 hour') AS h(hour)
   LEFT JOIN toro_metrics_minutes AS r
     ON r.minute >= h.hour AND r.minute < h.hour + interval '1 hour'
+   AND r.minute >= date_trunc('hour', now()) - make_interval(hours => %(hours)s - 1)
  GROUP BY h.hour
  ORDER BY h.hour;
 

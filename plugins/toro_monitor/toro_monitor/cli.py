@@ -7,7 +7,6 @@ import logging
 import sys
 
 from toro_core import ConfigurationError, Toro
-from toro_monitor import auth
 from toro_monitor.options import MonitorOptions
 
 log = logging.getLogger("toro.monitor")
@@ -40,6 +39,8 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def unprotected_warning(host: str, port: int, options: MonitorOptions, app: Toro) -> str | None:
     """The warning to print, or ``None`` when auth is on or only this machine can connect."""
+    from toro_monitor import auth  # Litestar, imported only when the monitor is served
+
     if options.basic_auth or auth.has_authorize_hook(app) or auth.is_loopback(host):
         return None
     return WARNING.format(host=host, port=port)

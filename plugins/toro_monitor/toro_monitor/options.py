@@ -42,9 +42,13 @@ class MonitorOptions:
     #: jobs when the table is larger.
     sort_window: int = 50_000
     #: The name search looks at the newest this many jobs when the table is larger.
-    search_window: int = 100_000
-    #: Percentage of the table's blocks sampled to estimate large histogram counts.
+    search_window: int = 50_000
+    #: Percentage of the table's blocks sampled to estimate large histogram counts ...
     sample_percent: float = 2.0
+    #: ... but no more blocks than hold about this many rows, so a histogram costs the same
+    #: on 10 M jobs as on 2.5 M (at 50,000 rows, a status of 10,000 jobs in 10 M is
+    #: estimated from about 50 of them).
+    sample_rows: int = 50_000
     #: HTTP basic auth ``(user, password)``; by default read from ``TORO_MONITOR_USER`` and
     #: ``TORO_MONITOR_PASSWORD`` (auth is off when neither is set; setting one, or setting
     #: one empty, is an :class:`AuthConfigError`).
@@ -74,6 +78,10 @@ class MonitorOptions:
             raise ValueError("page_size must be between 1 and 500")
         if not 1 <= self.bulk_limit <= 100_000:
             raise ValueError("bulk_limit must be between 1 and 100,000")
+        if not 0 < self.sample_percent <= 100:
+            raise ValueError("sample_percent must be above 0 and at most 100")
+        if self.sample_rows < 1:
+            raise ValueError("sample_rows must be at least 1")
         for pattern in self.charts:
             if pattern not in (ALL, OTHER):
                 re.compile(pattern)

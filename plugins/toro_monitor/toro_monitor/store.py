@@ -71,10 +71,13 @@ class Histogram:
 class MonitorStore:
     """The monitor's statements, on a pool of its own to the app's database.
 
-    Every statement is cut off after ``options.statement_timeout`` milliseconds: a startup
-    option of each connection, or behind PgBouncer in transaction mode (which refuses startup
-    options and keeps no session) a ``SET LOCAL`` in a transaction around each use of a
-    connection.
+    Every statement is cut off after ``options.statement_timeout`` milliseconds, and runs
+    without JIT compilation: the monitor's statements read little, but on a table of millions
+    of rows the planner's estimates for some (a join on ``generate_series``, a block sample)
+    pass ``jit_above_cost``, and compiling them took 100 ms and more of a page's time that the
+    queries themselves did not need. Both are startup options of each connection, or behind
+    PgBouncer in transaction mode (which refuses startup options and keeps no session)
+    ``SET LOCAL``s in a transaction around each use of a connection.
     """
 
     def __init__(self, connections: Connections, options: MonitorOptions) -> None:
@@ -95,7 +98,7 @@ class MonitorStore:
                     "prepare_threshold": None,
                 }
                 if not self.connections.transaction_pooled:
-                    kwargs["options"] = f"-c statement_timeout={self._timeout}"
+                    kwargs["options"] = f"-c statement_timeout={self._timeout} -c jit=off"
                 pool = AsyncConnectionPool(
                     self.conninfo,
                     min_size=1,
@@ -134,7 +137,7 @@ class MonitorStore:
                 yield conn
                 return
             async with conn.transaction():
-                await conn.execute(q("local_statement_timeout"), {"timeout": str(self._timeout)})
+                await conn.execute(q("local_settings"), {"timeout": str(self._timeout)})
                 yield conn
 
     async def _all(self, query: str | sql.Composable, params: Any = None) -> list[dict[str, Any]]:
@@ -231,9 +234,10 @@ class MonitorStore:
         exact = {status: status in small for status in statuses}
         for row in await self._all(q("queue_status_exact"), {"statuses": small, **CUTS}):
             counts.setdefault(row["queue"], {})[row["status"]] = int(row["jobs"])
+        options = self.options
+        percent = min(options.sample_percent, 100.0 * options.sample_rows / max(size, 1))
         sampled = await self._all(
-            q("queue_status_sampled"),
-            {"percent": self.options.sample_percent, "exclude": small, **CUTS},
+            q("queue_status_sampled"), {"percent": percent, "exclude": small, **CUTS}
         )
         for row in sampled:
             counts.setdefault(row["queue"], {})[row["status"]] = round(row["jobs"])

@@ -219,7 +219,8 @@ SELECT id FROM toro_jobs
  ORDER BY id DESC
  LIMIT %(limit)s;
 
--- name: local_statement_timeout
--- Behind PgBouncer in transaction mode, whose connections cannot carry the statement_timeout
--- startup option: the same limit (%(timeout)s milliseconds) for the rest of this transaction.
-SELECT set_config('statement_timeout', %(timeout)s, true);
+-- name: local_settings
+-- Behind PgBouncer in transaction mode, whose connections cannot carry startup options: the
+-- same settings for the rest of this transaction (the statement timeout, %(timeout)s
+-- milliseconds, and JIT off; see MonitorStore).
+SELECT set_config('statement_timeout', %(timeout)s, true), set_config('jit', 'off', true);
