@@ -5,6 +5,6 @@ pytest_plugins = ["toro_core.testing"]
 
 
 @pytest.fixture(autouse=True)
-def clean_shop():
+def clean_shop() -> None:
     jobs.SENT.clear()
     jobs.CHARGES.clear()
