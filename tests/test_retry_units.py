@@ -1,4 +1,4 @@
-"""toro-retry without a database: backoff formulas, option checks, decisions, middleware."""
+"""toro-retry without a database: backoff formulas, option checks, decisions, failure hooks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import toro_retry.plugin
 from toro_retry.backoff import exponential_base, exponential_delay, fixed_delay
 from toro_retry.decide import backoff_delay, stop_reason
+from toro_retry.failures import on_failure, on_finished
 from toro_retry.history import HISTORY_LIMIT, appended, entry
-from toro_retry.middleware import middleware
 from toro_retry.options import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_INTERVAL,
@@ -20,7 +20,7 @@ from toro_retry.options import (
     policy_for,
 )
 
-from toro_core import Execution, Job, Outcome, Toro, Worker
+from toro_core import Execution, Job, JobCancelled, Outcome, Snooze, Toro, Worker
 from toro_core.runtime.executor import Executor
 
 # ------------------------------------------------------------------------------ formulas
@@ -172,26 +172,20 @@ def make_job(attempt: int = 1, properties: dict[str, Any] | None = None) -> Job:
 
 
 def run_attempt(worker_class: type[Worker], error: Exception | None, **job: Any) -> Execution:
-    """Run the middleware around an attempt that raises ``error`` (or returns)."""
-    execution = Execution(job=make_job(**job), worker=worker_class())
-    manager = middleware(execution)
-
-    async def attempt() -> None:
-        assert manager is not None
-        async with manager:
-            if error is not None:
-                raise error
-
-    try:
-        anyio.run(attempt)
-    except Exception as escaped:
-        assert escaped is error  # always re-raised: the kernel records error:*
+    """Give the plugin an attempt that raised ``error`` (or returned), as the kernel does."""
+    execution = Execution(job=make_job(**job), worker=worker_class(), error=error)
+    if error is not None:
+        anyio.run(on_failure, execution, error)
+    on_finished(execution)
     return execution
 
 
-def test_middleware_is_absent_for_workers_that_do_not_retry():
-    assert middleware(Execution(job=make_job(), worker=worker()())) is None
-    assert middleware(Execution(job=make_job(), worker=None)) is None
+def test_workers_that_do_not_retry_get_nothing():
+    execution = run_attempt(worker(), OSError("x"))
+    assert execution.outcome is None and execution.properties == {}
+    nobody = Execution(job=make_job(), worker=None)
+    anyio.run(on_failure, nobody, OSError("x"))
+    assert nobody.outcome is None and nobody.properties == {}
 
 
 def test_failure_reschedules_and_appends_to_the_rows_history():
@@ -266,35 +260,19 @@ def test_broken_retry_delay_falls_back_to_the_backoff_and_says_why(returned):
     assert execution.properties["retry:delay_error"].startswith("Opt.retry_delay(): ")
 
 
-def test_an_outcome_chosen_by_an_inner_middleware_is_kept():
+def test_an_outcome_chosen_by_a_middleware_is_kept():
     execution = Execution(job=make_job(), worker=worker(retry_interval=1)())
-    manager = middleware(execution)
-
-    async def attempt() -> None:
-        assert manager is not None
-        async with manager:
-            execution.outcome = Outcome("queued")
-            raise OSError("x")
-
-    with pytest.raises(OSError):
-        anyio.run(attempt)
+    execution.outcome = Outcome("queued")
+    anyio.run(on_failure, execution, OSError("x"))
     assert execution.outcome == Outcome("queued")
     assert len(execution.properties["retry:errors"]) == 1
 
 
-def test_bad_options_fail_the_attempt_before_perform():
-    execution = Execution(job=make_job(), worker=worker(retry_interval="x")())
-    manager = middleware(execution)
-    performed = []
-
-    async def attempt() -> None:
-        assert manager is not None
-        async with manager:
-            performed.append(True)
-
-    with pytest.raises(RetryOptionError, match=r"Opt\.retry_interval"):
-        anyio.run(attempt)
-    assert performed == []
+def test_snoozes_and_cancels_are_not_failures():
+    for error in (Snooze(5), JobCancelled("stopped")):
+        execution = Execution(job=make_job(), worker=worker(retry_interval=1)())
+        anyio.run(on_failure, execution, error)
+        assert execution.outcome is None and execution.properties == {}
 
 
 # ------------------------------------------------------------------------------ with the kernel
@@ -322,6 +300,41 @@ def test_the_kernel_keeps_error_properties_and_the_scheduled_outcome():
     last = anyio.run(Executor(app, 1).run, job.evolve(attempt=2, properties=first.properties))
     assert last.outcome == Outcome.failed()
     assert [e["attempt"] for e in last.properties["retry:errors"]] == [1, 2]
+
+
+PERFORMED: list[str] = []
+
+
+class KernelBadOptions(Worker):
+    retry_interval = "soon"
+
+    async def perform(self) -> None:
+        PERFORMED.append("bad options")
+
+
+def test_a_class_with_unusable_retry_options_fails_before_perform():
+    app = Toro("dbname=unused", plugins=[toro_retry.plugin], load_entry_points=False)
+    job = make_job().evolve(class_name=KernelBadOptions.class_name())
+    execution = anyio.run(Executor(app, 1).run, job)
+    assert execution.outcome == Outcome.failed()
+    assert "KernelBadOptions.retry_interval" in execution.properties["error:message"]
+    assert PERFORMED == []
+
+
+class KernelSnoozing(Worker):
+    retry_interval = 60
+
+    async def perform(self) -> None:
+        raise Snooze(30)
+
+
+def test_the_kernel_does_not_call_job_failed_for_a_snooze():
+    app = Toro("dbname=unused", plugins=[toro_retry.plugin], load_entry_points=False)
+    job = make_job().evolve(class_name=KernelSnoozing.class_name())
+    execution = anyio.run(Executor(app, 1).run, job)
+    assert execution.outcome is not None and execution.outcome.status == "scheduled"
+    assert "retry:errors" not in execution.properties
+    assert execution.properties["snooze:count"] == 1
 
 
 # ------------------------------------------------------------------------------ monitor section

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from toro_core.outcome import Execution
     from toro_core.worker import Worker
 
+log = logging.getLogger("toro.job")
+
 
 class HookCalls:
     """Mixed into :class:`~toro_core.app.Toro`; needs its ``plugin_manager``."""
@@ -26,7 +29,14 @@ class HookCalls:
 
     @functools.cached_property
     def _has_impls(self) -> dict[str, bool]:
-        names = ("job_enqueued", "job_started", "job_finished", "around_job", "job_headers")
+        names = (
+            "job_enqueued",
+            "job_started",
+            "job_finished",
+            "job_failed",
+            "around_job",
+            "job_headers",
+        )
         return {
             name: bool(getattr(self.plugin_manager.hook, name).get_hookimpls()) for name in names
         }
@@ -127,18 +137,33 @@ class HookCalls:
         return calls
 
     async def lifecycle(self, event: str, execution: Execution) -> None:
-        """Call ``job_started`` or ``job_finished``, awaiting async implementations."""
-        if not self._has_impls[event]:
-            return
+        """Call ``job_started`` or ``job_finished``, awaiting async implementations (an
+        implementation that returns ``None``, the usual case, costs one call)."""
         calls = self._lifecycle_calls[event]
-        results = (
-            getattr(self.plugin_manager.hook, event)(execution=execution)
-            if calls is None
-            else [call(execution) for call in calls]
-        )
-        for result in results:
-            if inspect.isawaitable(result):
+        if calls is None:
+            for result in getattr(self.plugin_manager.hook, event)(execution=execution):
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            return
+        for call in calls:
+            result = call(execution)
+            if result is not None and inspect.isawaitable(result):
                 await result
+
+    async def job_failed(self, execution: Execution, error: Exception) -> None:
+        """Call ``job_failed`` (only when a plugin implements it), awaiting async
+        implementations; an implementation that raises is logged and the others still run."""
+        for impl in reversed(self.plugin_manager.hook.job_failed.get_hookimpls()):
+            try:
+                result = _as_failure_call(impl)(execution, error)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception(
+                    "job %s: the job_failed hook of plugin %s failed",
+                    execution.job.id,
+                    plugin_name(self.plugin_manager, impl.plugin),
+                )
 
     def has(self, hook: str) -> bool:
         return bool(self._has_impls.get(hook))
@@ -150,3 +175,16 @@ def _as_call(impl: pluggy.HookImpl) -> Callable[[Execution], Any]:
     if "execution" in impl.argnames:
         return function
     return lambda execution: function()
+
+
+def _as_failure_call(impl: pluggy.HookImpl) -> Callable[[Execution, Exception], Any]:
+    """A ``job_failed`` implementation called with the arguments it takes."""
+    function = impl.function
+    names = impl.argnames
+    return lambda execution, error: function(
+        **{
+            name: value
+            for name, value in (("execution", execution), ("error", error))
+            if name in names
+        }
+    )

@@ -182,6 +182,21 @@ def job_started(execution: Execution) -> Any:
 
 
 @hookspec
+def job_failed(execution: Execution, error: Exception) -> Any:
+    """React to an attempt whose ``perform`` raised ``error``, after every middleware exited and
+    before the kernel decides the outcome. May be async.
+
+    Called only for a failure: not for a return, a :class:`~toro_core.outcome.Snooze`, a
+    cancel or a stop (:class:`~toro_core.errors.JobCancelled`), nor for an exception a
+    middleware swallowed; a :class:`~toro_core.errors.JobTimeout` is a failure. An
+    implementation may set ``execution.outcome`` (toro-retry schedules the next try) unless
+    it is set already (a middleware or an earlier plugin chose), and add to
+    ``execution.properties``. Prefer it to a middleware that only looks at failures: attempts
+    that succeed never pay for it. An implementation that raises is logged and ignored.
+    """
+
+
+@hookspec
 def job_finished(execution: Execution) -> Any:
     """Observe the end of an attempt, once its outcome is decided and before it is written.
 

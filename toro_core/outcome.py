@@ -65,6 +65,9 @@ class Execution:
     #: The worker process running the attempt (its store, settings and the plugins' per-process
     #: ``state``), or ``None`` when the attempt runs outside a worker process.
     process: ProcessContext | None = None
+    #: Per-attempt state plugins keep, under a key of their own name (what their API, called
+    #: from ``perform``, shares with their ``job_finished``).
+    state: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class Snooze(Exception):

@@ -46,7 +46,9 @@ What is here, by use:
   :class:`~toro_core.errors.SchemaMissing`;
 * through outages: :class:`Retry`, :func:`until_done`, :data:`TRANSIENT`;
 * jobs: :func:`app_of`, :func:`job_params` (check and encode a job without inserting it),
-  :func:`worker_classes`, :func:`error_properties`;
+  :func:`worker_classes`, :func:`error_properties`; :func:`current_execution` (the attempt
+  running in this task or job thread, for an API a job calls, with ``execution.state`` for the
+  plugin's per-attempt state: no middleware around every attempt needed);
 * JSON: :func:`dumps`, :func:`check_json`, :func:`encode_args`;
 * log lines: :func:`printable` (job data with control characters escaped, cut to a length),
   :func:`safe_str` (``str()`` of an exception whose ``__str__`` may raise);
@@ -74,6 +76,7 @@ from toro_core.cli.options import (
 from toro_core.cli.start import StartOptions
 from toro_core.client import job_params
 from toro_core.connections import Connections
+from toro_core.current import current_execution
 from toro_core.embedded import default_data_dir as embedded_data_dir
 from toro_core.embedded import start as start_embedded_server
 from toro_core.encoding import check_json, dumps, encode_args
@@ -126,6 +129,7 @@ __all__ = [
     "check_json",
     "common_options",
     "connect",
+    "current_execution",
     "describe_conninfo",
     "dumps",
     "embedded_data_dir",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from toro_core.runtime.stats import ProcessStats
 
@@ -16,6 +18,14 @@ if TYPE_CHECKING:
     from toro_core.app import Toro
     from toro_core.settings import WorkerSettings
     from toro_core.store import CoreStore
+
+
+def _loop_token() -> anyio.lowlevel.EventLoopToken | None:
+    """The running event loop's token (a context is built on the loop it serves)."""
+    try:
+        return anyio.lowlevel.current_token()
+    except RuntimeError:  # built outside an event loop (a test's context)
+        return None
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -43,6 +53,11 @@ class ProcessContext:
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: Returns this process's live numbers (see :attr:`stats`).
     current_stats: Callable[[], ProcessStats] = ProcessStats
+    #: The process's event loop, for code in a sync ``perform``'s thread to call back into it
+    #: (``anyio.from_thread.run(..., token=context.token)``).
+    token: anyio.lowlevel.EventLoopToken | None = dataclasses.field(default_factory=_loop_token)
+    #: The id of the thread that runs that event loop.
+    loop_thread: int = dataclasses.field(default_factory=threading.get_ident)
 
     @property
     def stats(self) -> ProcessStats:

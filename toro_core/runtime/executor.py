@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from toro_core import current
 from toro_core.catalog import resolve
 from toro_core.errors import JobCancelled, JobExited, JobTimeout, JobUndecodable, ToroError
 from toro_core.outcome import Execution, Outcome, Snooze
@@ -113,6 +114,7 @@ class Executor:
                 "job %s %s started (attempt %s)", job.id, printable(job.class_name), job.attempt
             )
         escaped: BaseException | None = None
+        entered = current.enter(execution)
         try:
             middleware = self._middleware[job.class_name]
             managers = [make(execution) for make in middleware] if middleware else []
@@ -133,6 +135,14 @@ class Executor:
                     await self._perform(execution, worker, job, control)
         except Exception as exc:
             escaped = exc
+            if (
+                app.has("job_failed")
+                and not control.cancelled
+                and not isinstance(exc, (Snooze, JobCancelled))
+            ):
+                await app.job_failed(execution, exc)
+        finally:
+            current.leave(entered)
         execution.duration = time.perf_counter() - start
         self._decide(execution, escaped, control)
         await app.lifecycle("job_finished", execution)

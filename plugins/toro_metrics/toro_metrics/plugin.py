@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from toro_core import Execution, MigrationSource, hookimpl
 from toro_metrics.process import STATE_KEY, setup
-from toro_metrics.tracing import enqueue_headers
 
 if TYPE_CHECKING:
     from toro_core import Worker
@@ -80,6 +80,10 @@ def job_finished(execution: Execution) -> None:
 
 @hookimpl
 def job_headers(worker_class: type[Worker]) -> dict[str, str] | None:
+    if "opentelemetry.trace" not in sys.modules:
+        return None  # no span can be current where OpenTelemetry was never imported
+    from toro_metrics.tracing import enqueue_headers
+
     return enqueue_headers()
 
 

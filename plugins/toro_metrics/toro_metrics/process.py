@@ -11,50 +11,69 @@ attempts that never finished.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.exposition import start_http_server
 
 from toro_core import ConfigurationError
 from toro_core.plugin import Store
 from toro_metrics.rollup import Rollup, RollupWriter
-from toro_metrics.tracing import AttemptSpans, configured_tracer
-from toro_metrics.worker import WorkerMetrics
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
+    from prometheus_client import CollectorRegistry
+
     from toro_core import Execution
     from toro_core.plugin import ProcessContext
+    from toro_metrics.tracing import AttemptSpans
+    from toro_metrics.worker import WorkerMetrics
 
 log = logging.getLogger("toro.metrics")
 STATE_KEY = "metrics"
 
 
+def _attempt_spans() -> AttemptSpans | None:
+    """Spans for this process's attempts when an OpenTelemetry SDK is configured. One that is
+    configured was imported, or is named in ``OTEL_PYTHON_TRACER_PROVIDER``: otherwise the
+    API is not even imported."""
+    if "opentelemetry.trace" not in sys.modules and not os.environ.get(
+        "OTEL_PYTHON_TRACER_PROVIDER"
+    ):
+        return None
+    from toro_metrics.tracing import AttemptSpans, configured_tracer
+
+    tracer = configured_tracer()
+    return AttemptSpans(tracer) if tracer is not None else None
+
+
 class ProcessMetrics:
-    """Everything toro-metrics keeps for one worker process."""
+    """Everything toro-metrics keeps for one worker process.
+
+    What a process without ``--metrics-port`` and without an OpenTelemetry SDK does per job is
+    the rollup's count, nothing else: prometheus_client is imported and per-job series are kept
+    only when the endpoint is served, OpenTelemetry only when a tracer provider is set.
+    """
 
     def __init__(self, context: ProcessContext) -> None:
         self.context = context
-        self.metrics = WorkerMetrics(context.stats)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self.metrics)
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
+        #: Per (queue, worker) counters and histograms; only when the endpoint is served.
+        self.metrics: WorkerMetrics | None = None
+        self.registry: CollectorRegistry | None = None
         self.rollup = Rollup()
-        tracer = configured_tracer()
-        self.spans = AttemptSpans(tracer) if tracer is not None else None
+        self.spans = _attempt_spans()
         self.server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ the hooks' work
 
     def started(self, execution: Execution) -> None:
-        self.metrics.started(execution.job)
+        if self.metrics is not None:
+            self.metrics.started(execution.job)
         if self.spans is not None:
             self.spans.started(execution)
 
@@ -62,7 +81,8 @@ class ProcessMetrics:
         job = execution.job
         outcome = execution.outcome
         status = outcome.status if outcome is not None else "failed"
-        self.metrics.finished(job, status, execution.duration)
+        if self.metrics is not None:
+            self.metrics.finished(job, status, execution.duration)
         self.rollup.add(job, status, execution.duration)
         if self.spans is not None:
             self.spans.finished(execution)
@@ -70,13 +90,25 @@ class ProcessMetrics:
     # ------------------------------------------------------------------ the endpoint
 
     def serve(self, host: str, port: int) -> None:
-        """Serve :attr:`registry` at ``http://host:port/metrics`` from a thread of its own."""
+        """Serve the process's metrics at ``http://host:port/metrics`` from a thread of its
+        own; from now on each attempt is counted in its (queue, worker) series."""
+        from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+        from prometheus_client.exposition import start_http_server
+
+        from toro_metrics.worker import WorkerMetrics
+
+        metrics = WorkerMetrics(self.context.stats)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(metrics)
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
         try:
-            self.server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+            self.server, self._thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
             raise ConfigurationError(
                 f"--metrics-port {port}: cannot serve metrics on {host}:{port} ({exc.strerror})"
             ) from None
+        self.metrics, self.registry = metrics, registry
         log.info("metrics at http://%s:%d/metrics", host, self.server.server_port)
 
     def stop_serving(self) -> None:

@@ -26,7 +26,7 @@ from toro_properties.indexes import (
     list_property_indexes,
 )
 from toro_properties.live import WithProperties, aset_properties, set_properties
-from toro_properties.middleware import RETURN_KEY
+from toro_properties.returned import RETURN_KEY
 
 __version__ = "0.1.0"
 

@@ -21,10 +21,12 @@ job's final write, so the last value set survives a database hiccup. A value tha
 (or that an index cannot cast) is not stored: it is logged and recorded under
 ``properties:rejected`` on the job, and the call returns ``False``; it never fails the job.
 
-The job is found through a context variable that the plugin's ``around_job`` middleware sets;
-``anyio.to_thread`` copies context variables into the thread that runs a sync ``perform``. The
-write goes through the kernel's fenced operation (``CoreStore.set_running_properties``) on the
-worker process's pool, which the attempt carries (``execution.process``).
+The job is the kernel's current attempt (``toro_core.plugin.current_execution``: a context
+variable the worker sets around every attempt, seen in a sync ``perform``'s thread too); the
+plugin's view of it (:class:`RunningJob`) is made on the first call and kept in the attempt's
+``execution.state``, so an attempt that never calls the API costs the plugin nothing. The write
+goes through the kernel's fenced operation (``CoreStore.set_running_properties``) on the worker
+process's pool, which the attempt carries (``execution.process``).
 """
 
 from __future__ import annotations
@@ -34,14 +36,21 @@ import dataclasses
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 
 from toro_core import StatementError
-from toro_core.plugin import TRANSIENT, CoreStore, aconnect, dumps, printable
+from toro_core.plugin import (
+    TRANSIENT,
+    CoreStore,
+    aconnect,
+    app_of,
+    current_execution,
+    dumps,
+    printable,
+)
 from toro_properties.checks import REJECTED_KEY, check_properties
 
 if TYPE_CHECKING:
@@ -65,14 +74,6 @@ class ProcessState:
     ready: anyio.Event = dataclasses.field(default_factory=anyio.Event)
     #: Whether an attempt has waited for ``ready`` already (later ones need not look).
     started: bool = False
-    _loop: tuple[anyio.lowlevel.EventLoopToken, int] | None = None
-
-    def loop(self) -> tuple[anyio.lowlevel.EventLoopToken, int]:
-        """The process's event loop token and thread (read once: every attempt of the process
-        runs on them)."""
-        if self._loop is None:
-            self._loop = (anyio.lowlevel.current_token(), threading.get_ident())
-        return self._loop
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -82,15 +83,54 @@ class RunningJob:
     execution: Execution
     process: ProcessState | None
     database_url: str
-    token: anyio.lowlevel.EventLoopToken
+    #: The event loop the attempt runs on (``None``: made in a thread with no worker process,
+    #: where a sync ``set_properties`` cannot reach the loop).
+    token: anyio.lowlevel.EventLoopToken | None
     loop_thread: int
     rejected: dict[str, str] = dataclasses.field(default_factory=dict)
     #: Set when the attempt ended: a thread left running after a timeout can no longer write.
     closed: bool = False
 
+    @classmethod
+    def of(cls, execution: Execution) -> RunningJob:
+        """The plugin's view of ``execution``, with what its writes need."""
+        context = execution.process
+        if context is not None:
+            return cls(
+                execution=execution,
+                process=context.state.get(STATE_KEY),
+                database_url="",
+                token=context.token,
+                loop_thread=context.loop_thread,
+            )
+        # not run by a worker process (a test calling the executor): connect for writes
+        worker = execution.worker
+        database_url = app_of(type(worker)).database_url if worker is not None else ""
+        try:
+            token: anyio.lowlevel.EventLoopToken | None = anyio.lowlevel.current_token()
+            loop_thread = threading.get_ident()
+        except RuntimeError:  # in a job thread: no loop to reach from here
+            token, loop_thread = None, 0
+        return cls(
+            execution=execution,
+            process=None,
+            database_url=database_url,
+            token=token,
+            loop_thread=loop_thread,
+        )
+
     @property
     def indexes(self) -> tuple[PropertyIndex, ...]:
         return self.process.indexes if self.process else ()
+
+    async def indexes_known(self) -> None:
+        """Wait (up to a few seconds, once per process) for the process's first listing of the
+        property indexes, so that values an index could not cast are refused."""
+        process = self.process
+        if process is not None and not process.started:
+            with anyio.move_on_after(_STARTUP_WAIT):
+                await process.ready.wait()
+            process.started = True
 
     def reject(self, rejected: Mapping[str, str]) -> None:
         """Log ``rejected`` and record it on the job under ``properties:rejected``."""
@@ -112,8 +152,19 @@ class RunningJob:
             yield CoreStore(connection=conn)
 
 
-current: ContextVar[RunningJob] = ContextVar("toro_properties_current_job")
+#: Kept in ``execution.state`` once an attempt ended without the API having been used.
+ENDED = "ended"
+_STARTUP_WAIT = 5.0
 _warned_outside = False
+
+
+def running_job(execution: Execution) -> RunningJob | None:
+    """The attempt's :class:`RunningJob`, made on first use; ``None`` once the attempt ended."""
+    state = execution.state
+    found = state.get(STATE_KEY)
+    if found is None:
+        found = state.setdefault(STATE_KEY, RunningJob.of(execution))
+    return found if isinstance(found, RunningJob) else None
 
 
 def _gather(
@@ -128,14 +179,19 @@ def _gather(
 
 def _running(who: str) -> RunningJob | None:
     global _warned_outside
-    job = current.get(None)
-    if job is None and not _warned_outside:
-        _warned_outside = True
-        log.warning(
-            "%s() called outside a job run by a toro worker with the 'properties' plugin; "
-            "nothing is stored (is the plugin left out by TORO_PLUGINS?)",
-            who,
-        )
+    execution = current_execution()
+    if execution is None:
+        if not _warned_outside:
+            _warned_outside = True
+            log.warning(
+                "%s() called outside a job run by a toro worker with the 'properties' plugin; "
+                "nothing is stored (is the plugin left out by TORO_PLUGINS?)",
+                who,
+            )
+        return None
+    job = running_job(execution)
+    if job is None:
+        log.warning("job %s: %s() called after the attempt ended; ignored", execution.job.id, who)
     return job
 
 
@@ -146,6 +202,7 @@ async def write_now(job: RunningJob, properties: Mapping[str, Any], source: str)
             "job %s: %s() called after the attempt ended; ignored", job.execution.job.id, source
         )
         return False
+    await job.indexes_known()
     checked = check_properties(properties, job.indexes, source=source)
     job.reject(checked.rejected)
     patch = dict(checked.good)
@@ -200,6 +257,13 @@ def set_properties(properties: Mapping[str, Any] | None = None, /, **more: Any) 
     values = _gather(properties, more, "set_properties")
     job = _running("set_properties")
     if job is None:
+        return False
+    if job.token is None:
+        log.warning(
+            "job %s: set_properties() from a thread needs a worker process; use "
+            "job_properties in the return value",
+            job.execution.job.id,
+        )
         return False
     if threading.get_ident() == job.loop_thread:
         raise RuntimeError(

@@ -1,9 +1,10 @@
 """Hook implementations of toro-properties (entry point ``properties`` in group ``toro``).
 
-* ``job_middleware`` stores the properties a job returns and lets it set properties while it runs
-  (:mod:`toro_properties.middleware`, :mod:`toro_properties.live`).
+* ``job_finished`` stores the properties a job returns (:mod:`toro_properties.returned`); the
+  live API (:mod:`toro_properties.live`) finds its job through the kernel's current attempt.
+  No middleware: an attempt that uses neither costs the plugin a dictionary lookup or two.
 * ``worker_services`` keeps the list of property indexes fresh in the process's state
-  (``context.state["properties"]``, which the middleware finds on ``execution.process``), so
+  (``context.state["properties"]``, which the API finds on ``execution.process``), so
   values an index could not cast are refused before they are written.
 * ``cli_commands`` adds ``toro-core properties index|indexes|drop-index``.
 """
@@ -13,14 +14,13 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 import anyio
 
-from toro_core import Execution, Worker, hookimpl
+from toro_core import Execution, hookimpl
 from toro_core.plugin import TRANSIENT
-from toro_properties import cli, middleware
+from toro_properties import cli, returned
 from toro_properties.indexes import aload_property_indexes
 from toro_properties.live import STATE_KEY, ProcessState
 
@@ -34,11 +34,9 @@ INDEX_REFRESH_INTERVAL = 10.0
 
 
 @hookimpl
-def job_middleware(
-    worker_class: type[Worker],
-) -> Callable[[Execution], AbstractAsyncContextManager[None]]:
-    """Every class: any ``perform`` may call ``set_properties`` or return ``job_properties``."""
-    return middleware.Tracker
+def job_finished(execution: Execution) -> Awaitable[None] | None:
+    """Store the ``job_properties`` the attempt returned; close it for the live API."""
+    return returned.finish(execution)
 
 
 @hookimpl

@@ -12,8 +12,8 @@ from typing import Any
 from toro_monitor.view import MonitorView
 
 from toro_core import Job
+from toro_retry.failures import GAVE_UP_KEY, WAITING_STATUS
 from toro_retry.history import ERRORS_KEY
-from toro_retry.middleware import GAVE_UP_KEY, WAITING_STATUS
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -2,8 +2,9 @@
 
 * ``worker_options`` declares the retry options, so the kernel accepts them only while this
   plugin is loaded (blocked by ``TORO_PLUGINS``/``TORO_DISABLE_PLUGINS``, they are unknown).
-* ``job_middleware`` records each failure and reschedules the job (:mod:`toro_retry.middleware`);
-  decided once per worker class, so a class that does not retry pays nothing per job.
+* ``job_failed`` records each failure and reschedules the job (:mod:`toro_retry.failures`):
+  called only when ``perform`` raised, so an attempt that succeeds pays nothing for it;
+  ``job_finished`` clears an old give-up reason once the job succeeds (a dictionary lookup).
 * ``monitor_views`` (a toro-monitor hook, optional) adds a "Retries" section to a job's
   detail: the monitor shows the retry history only through it.
 
@@ -13,12 +14,10 @@ No status of its own: see the README ("Why no 'retrying' status").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from toro_core import Execution, Worker, hookimpl
-from toro_retry.middleware import middleware_for
+from toro_retry.failures import on_failure, on_finished
 from toro_retry.options import OPTIONS, policy_for
 
 log = logging.getLogger("toro.retry")
@@ -36,11 +35,14 @@ def check_worker(worker_class: type[Worker]) -> None:
 
 
 @hookimpl
-def job_middleware(
-    worker_class: type[Worker],
-) -> Callable[[Execution], AbstractAsyncContextManager[None]] | None:
-    """Retrying middleware for a class that retries; ``None`` (nothing per job) otherwise."""
-    return middleware_for(worker_class)
+async def job_failed(execution: Execution, error: Exception) -> None:
+    """Record the failure; reschedule the job unless that was its last try."""
+    await on_failure(execution, error)
+
+
+@hookimpl
+def job_finished(execution: Execution) -> None:
+    on_finished(execution)
 
 
 @hookimpl(optionalhook=True)

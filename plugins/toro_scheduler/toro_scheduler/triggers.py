@@ -18,12 +18,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+if TYPE_CHECKING:
+    from croniter import croniter
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cron_iterator(expression: str, start: datetime, seconds_first: bool) -> croniter:
+    """croniter over ``expression`` from ``start`` (imported on first use: a process whose
+    schedules are all intervals, or that has none, never loads it)."""
+    from croniter import croniter
+
+    return croniter(expression, start, second_at_beginning=seconds_first)
 
 
 class Trigger(Protocol):
@@ -71,7 +80,7 @@ class CronTrigger:
             )
         zone(self.timezone)
         try:
-            croniter(cron, datetime.now(UTC), second_at_beginning=self._seconds_first)
+            _cron_iterator(cron, datetime.now(UTC), self._seconds_first)
         except (ValueError, KeyError) as exc:
             raise ValueError(f"cron expression {cron!r} is not valid: {exc}") from None
 
@@ -81,14 +90,14 @@ class CronTrigger:
 
     def next_after(self, moment: datetime) -> datetime:
         local = moment.astimezone(zone(self.timezone))
-        it = croniter(self.cron, local, second_at_beginning=self._seconds_first)
+        it = _cron_iterator(self.cron, local, self._seconds_first)
         found: datetime = it.get_next(datetime)
         return found.astimezone(UTC)
 
     def ticks(self, after: datetime, until: datetime) -> Iterator[datetime]:
         """Ticks in ``(after, until]`` in order, from one croniter iterator (faster)."""
         local = after.astimezone(zone(self.timezone))
-        it = croniter(self.cron, local, second_at_beginning=self._seconds_first)
+        it = _cron_iterator(self.cron, local, self._seconds_first)
         while True:
             found: datetime = it.get_next(datetime)
             tick = found.astimezone(UTC)

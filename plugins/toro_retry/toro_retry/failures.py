@@ -1,18 +1,17 @@
-"""The ``around_job`` middleware: on a failed attempt, record it and maybe reschedule the job.
+"""What toro-retry does when an attempt fails: record it and maybe reschedule the job.
 
-A retried job gets ``Outcome("scheduled", scheduled_at=now + delay)``; the kernel's
-promoter queues it again when that time comes. The exception is re-raised either way, so the
-kernel still stores the last error in ``error:class``, ``error:message`` and ``error:backtrace``.
+The kernel calls the ``job_failed`` hook only for an attempt whose ``perform`` raised, so
+attempts that succeed cost the plugin nothing (no middleware is entered around them). A retried
+job gets ``Outcome("scheduled", scheduled_at=now + delay)``; the kernel's promoter queues it
+again when that time comes. The kernel stores the last error in ``error:class``,
+``error:message`` and ``error:backtrace`` either way.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 
 from toro_core import Execution, JobCancelled, Outcome, Snooze, Worker
 from toro_core.plugin import printable, safe_str
@@ -42,62 +41,25 @@ def cached_policy(worker_class: type[Worker]) -> RetryPolicy | None:
         return policy
 
 
-def middleware_for(
-    worker_class: type[Worker],
-) -> Callable[[Execution], AbstractAsyncContextManager[None]] | None:
-    """The middleware for jobs of ``worker_class`` (decided once per class in a process):
-    ``None`` when the class does not retry, so its jobs pay nothing; a refusal of every
-    attempt when its retry options are unusable."""
-    try:
-        policy = cached_policy(worker_class)
-    except RetryOptionError as error:
-        refusal = error  # the except clause unbinds its own name
-        return lambda execution: _refuse(refusal)
-    if policy is None:
-        return None
-    return lambda execution: _Retrying(execution, policy)
+async def on_failure(execution: Execution, error: Exception) -> None:
+    """The ``job_failed`` hook's work: for a class that retries, record the failure and,
+    unless it was the last try, reschedule the job (nothing for a class that does not
+    retry). A cancel or a snooze never gets here (the kernel does not call the hook for them).
+    A class whose retry options are unusable never runs at all: ``check_worker`` refuses it,
+    at enqueue and when the worker loads the class."""
+    worker = execution.worker
+    if worker is None or isinstance(error, (Snooze, JobCancelled)):
+        return
+    policy = cached_policy(type(worker))
+    if policy is not None:
+        await record_failure(execution, policy, error)
 
 
-def middleware(execution: Execution) -> AbstractAsyncContextManager[None] | None:
-    """The manager for one attempt: ``None`` when the worker does not retry."""
-    if execution.worker is None:
-        return None
-    make = middleware_for(type(execution.worker))
-    return None if make is None else make(execution)
-
-
-@asynccontextmanager
-async def _refuse(error: RetryOptionError) -> AsyncIterator[None]:
-    """Fail the attempt before ``perform`` runs: the worker's retry options are unusable."""
-    raise error
-    yield  # pragma: no cover - makes this a generator
-
-
-class _Retrying:
-    """The manager of one attempt of a class that retries: on a failure, record it and maybe
-    reschedule (a plain class: entered once per attempt, cheaper than a generator's)."""
-
-    __slots__ = ("execution", "policy")
-
-    def __init__(self, execution: Execution, policy: RetryPolicy) -> None:
-        self.execution = execution
-        self.policy = policy
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        if error is None:
-            if GAVE_UP_KEY in self.execution.job.properties:
-                self.execution.properties[GAVE_UP_KEY] = None
-        elif isinstance(error, Exception) and not isinstance(error, (Snooze, JobCancelled)):
-            await record_failure(self.execution, self.policy, error)
-        return False  # the exception goes on either way: the kernel records the last error
+def on_finished(execution: Execution) -> None:
+    """The ``job_finished`` hook's work: an attempt that did not fail clears the reason an
+    earlier attempt gave up for (a job retried by hand that now succeeds)."""
+    if execution.error is None and GAVE_UP_KEY in execution.job.properties:
+        execution.properties[GAVE_UP_KEY] = None
 
 
 async def record_failure(execution: Execution, policy: RetryPolicy, error: Exception) -> None:
