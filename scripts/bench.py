@@ -13,6 +13,10 @@ Two configurations, each on a database of its own (recreated):
 * **users-async** and **core-sync** (on request): the other two corners, so the plugins' cost
   is read at one kind of perform.
 
+The latency figure enqueues jobs one by one, 20 ms apart, to an idle worker and reads when each
+``perform`` started (the job returns ``time.time()``): from the enqueue call, and from its
+return, which is the commit.
+
 The throughput figure starts the worker on an empty queue, waits until it is registered and idle,
 then enqueues N no-op jobs in one bulk call and times from that commit until every job is written
 complete (by the database's clock); the worker's CPU per job is read from /proc over the same
@@ -40,7 +44,7 @@ from toro_core.testing import with_database
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from bench_workers import AsyncNoop, SyncNoop  # noqa: E402
+from bench_workers import AsyncNoop, AsyncStamp, SyncNoop, SyncStamp  # noqa: E402
 
 SERVER = os.environ.get(
     "TORO_BENCH_SERVER", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -162,6 +166,41 @@ def bench_process(name: str, n: int, c: int, history: bool = False) -> tuple[flo
     return n / elapsed, 1e6 * cpu / n
 
 
+def bench_latency(name: str, n: int, spacing: float = 0.02) -> tuple[list[float], list[float]]:
+    """Milliseconds from the enqueue call, and from its return (the commit), to the start of
+    ``perform`` on an idle worker, for ``n`` jobs enqueued ``spacing`` seconds apart."""
+    conninfo = with_database(SERVER, CONFIGURATIONS[name][0])
+    stamp = SyncStamp if CONFIGURATIONS[name][2] is SyncNoop else AsyncStamp
+    stamp.toro_app = APPS[name]
+    reset(conninfo)
+    sent: dict[int, tuple[float, float]] = {}
+    with cli_worker(name, 10), psycopg.connect(conninfo, autocommit=True) as watch:
+        stamp.perform_async()  # the pool opened, the worker's first job run
+        for _ in range(n):
+            time.sleep(spacing)
+            before = time.time()
+            job = stamp.perform_async()
+            sent[job.id] = (before, time.time())
+        deadline = time.monotonic() + 30
+        while watch.execute(
+            "SELECT EXISTS (SELECT 1 FROM toro_jobs WHERE status IN ('queued', 'running'))"
+        ).fetchone()[0]:  # type: ignore[index]
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the {name} worker did not run the latency jobs")
+            time.sleep(0.01)
+        rows = watch.execute(
+            "SELECT id, result FROM toro_jobs WHERE id = ANY(%s)", (list(sent),)
+        ).fetchall()
+    from_call = [1e3 * (row[1] - sent[row[0]][0]) for row in rows]
+    from_commit = [1e3 * (row[1] - sent[row[0]][1]) for row in rows]
+    return from_call, from_commit
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def bench_enqueue_single(name: str, n: int) -> float:
     worker = worker_for(name)
     reset(with_database(SERVER, CONFIGURATIONS[name][0]))
@@ -205,6 +244,9 @@ def main() -> None:
     parser.add_argument(
         "--history", type=int, default=0, help="then again with this many finished jobs"
     )
+    parser.add_argument(
+        "--latency", type=int, default=200, help="jobs per latency run (20 ms apart; 0: none)"
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.configurations.split(",") if name.strip()]
     for name in names:
@@ -226,6 +268,18 @@ def main() -> None:
             rate = statistics.median(r[0] for r in results[name])
             cpu = statistics.median(r[1] for r in results[name])
             figures[name][f"process c={c}"] = f"{rate:,.0f} jobs/s, worker CPU {cpu:.0f} us/job"
+    for name in names if args.latency else ():
+        calls: list[float] = []
+        commits: list[float] = []
+        for _ in range(args.runs):
+            from_call, from_commit = bench_latency(name, args.latency)
+            calls += from_call
+            commits += from_commit
+        figures[name][f"latency, {args.latency} jobs 20 ms apart"] = (
+            f"enqueue call to start p50 {percentile(calls, 0.5):.1f} ms, "
+            f"p99 {percentile(calls, 0.99):.1f} ms; commit to start p50 "
+            f"{percentile(commits, 0.5):.1f} ms, p99 {percentile(commits, 0.99):.1f} ms"
+        )
     if args.history:
         for name in names:
             conninfo = with_database(SERVER, CONFIGURATIONS[name][0])

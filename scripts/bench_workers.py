@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from toro_core import Worker
 
 
@@ -17,3 +19,17 @@ class AsyncNoop(Worker):
 
     async def perform(self, i: int) -> None:
         pass
+
+
+class SyncStamp(Worker):
+    """Returns when its ``def perform`` started (scripts/bench.py's latency figure)."""
+
+    def perform(self) -> float:
+        return time.time()
+
+
+class AsyncStamp(Worker):
+    """Returns when its ``async def perform`` started."""
+
+    async def perform(self) -> float:
+        return time.time()

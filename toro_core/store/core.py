@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from toro_core.job import Job
 from toro_core.store.base import Row, fetch_all
+from toro_core.store.claims import plain_claim
 from toro_core.store.inserts import bulk_ids, insert_statement, missing
 from toro_core.store.queries import query
 from toro_core.store.records import PendingOutcome
@@ -129,7 +130,7 @@ class CoreStore(UpkeepStatements):
         read comes back with ``undecodable`` set, for the executor to fail, and never breaks
         the claim of the others."""
         rows = await self.fetch_all(
-            query("claim_jobs_plain" if plain else "claim_jobs"),
+            plain_claim(limit) if plain else query("claim_jobs"),
             {
                 "queue": queues[0],
                 "queues": list(queues),
