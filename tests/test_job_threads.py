@@ -74,6 +74,18 @@ def test_jobs_behind_a_slow_one_are_spread_over_other_threads() -> None:
     assert SPREAD_AFTER < 0.05
 
 
+def test_short_blocking_jobs_started_together_run_side_by_side() -> None:
+    """Ten jobs that each block 5 ms (a quick query, a local HTTP call): the batch is spread
+    after SPREAD_AFTER, so they take far less than ten times 5 ms."""
+    threads = JobThreads()
+    start = time.monotonic()
+    results = anyio.run(run_all, threads, [lambda: time.sleep(0.005) for _ in range(10)])
+    elapsed = time.monotonic() - start
+    threads.close()
+    assert results == [None] * 10
+    assert elapsed < 0.035, elapsed
+
+
 def test_a_call_given_up_before_it_started_never_runs() -> None:
     threads = JobThreads()
     ran: list[str] = []

@@ -7,11 +7,12 @@ and wakes the loop once, at the end of the batch, to settle them all; while a ba
 loop also settles what it finished every :data:`SPREAD_AFTER` seconds. Quick jobs thus pay no
 hand-off each.
 
-Jobs of a batch must not wait behind a slow one (a job that blocks on I/O or computes): once a
-job has run for :data:`SPREAD_AFTER` seconds, the jobs of its batch not started yet go to
-other threads, one each, so slow jobs run side by side as with one thread per job, paying that
-delay once. A job runs in a copy of its caller's context (context variables, such as the
-kernel's current attempt, are seen in the thread).
+Jobs of a batch must not wait behind slow ones (jobs that block on I/O or compute): a batch
+still running :data:`SPREAD_AFTER` seconds after its first job started has its jobs not
+started yet sent to other threads, one each, so slow jobs run side by side as with one thread
+per job, paying that delay once (a batch of quick jobs is done long before). A job runs in a
+copy of its caller's context (context variables, such as the kernel's current attempt, are
+seen in the thread).
 
 An attempt given up while it runs (a timeout, a cancel, a stop) keeps running in its thread, as
 Python cannot stop a thread: that thread is retired (it exits once the job returns, its result
@@ -33,7 +34,7 @@ from typing import Any
 
 #: Name of the threads sync jobs run in (the process exits past retired ones at its end).
 THREAD_NAME = "toro job thread"
-#: Seconds a job runs before the jobs queued behind it in its batch go to other threads.
+#: Seconds a batch runs before its jobs not started yet go to other threads.
 SPREAD_AFTER = 0.002
 
 
@@ -60,14 +61,14 @@ class _Call:
 class _Batch:
     """Calls one thread runs in order; :attr:`next` and :attr:`end` change under the lock."""
 
-    __slots__ = ("calls", "end", "next", "started_at")
+    __slots__ = ("began_at", "calls", "end", "next")
 
     def __init__(self, calls: list[_Call]) -> None:
         self.calls = calls
         self.next = 0
         self.end = len(calls)
-        #: When the call now running started (``time.monotonic()``), 0 before the first.
-        self.started_at = 0.0
+        #: When its first call started (``time.monotonic()``), 0 before.
+        self.began_at = 0.0
 
 
 class _JobThread:
@@ -158,7 +159,7 @@ class JobThreads:
 
     def _watch(self, worker: _JobThread, batch: _Batch) -> None:
         """While the batch runs, every :data:`SPREAD_AFTER` seconds: settle the calls it
-        finished, and spread its calls not started yet once the running one is slow (a batch
+        finished, and spread its calls not started yet once it has run that long (a batch
         whose thread has not started yet waits for the GIL: nothing is spread)."""
         if worker.batch is not batch:
             return  # done: its end woke the loop
@@ -166,8 +167,8 @@ class JobThreads:
         delay = SPREAD_AFTER
         rest = None
         with self._lock:
-            if batch.next < batch.end and batch.started_at:
-                running_for = time.monotonic() - batch.started_at
+            if batch.next < batch.end and batch.began_at:
+                running_for = time.monotonic() - batch.began_at
                 if running_for >= SPREAD_AFTER:
                     rest = batch.calls[batch.next : batch.end]
                     batch.end = batch.next
@@ -243,7 +244,8 @@ class JobThreads:
                     batch.next += 1
                     if call.skip:
                         continue
-                    batch.started_at = time.monotonic()
+                    if not batch.began_at:
+                        batch.began_at = time.monotonic()
                 try:
                     outcome: tuple[bool, Any] = (True, call.context.run(call.function))
                 except BaseException as exc:  # handed to the loop, raised there
