@@ -159,3 +159,43 @@ def test_errors_are_raised_in_the_caller_and_context_variables_are_seen() -> Non
 
     anyio.run(main)
     threads.close()
+
+
+def test_give_ups_racing_the_jobs_never_lose_or_hang_a_call() -> None:
+    """Jobs of 0-3 ms, half of them given up after 0-3 ms, in batches: every call not given up
+    returns its own result, nothing hangs, and every thread ends after close()."""
+    import random
+
+    rng = random.Random(7)
+    threads = JobThreads()
+    # every other call is waited for as long as it takes: none of those may be lost
+    plans = [(rng.uniform(0, 0.003), rng.uniform(0, 0.003) if i % 2 else 60.0) for i in range(300)]
+    outcomes: dict[int, str] = {}
+
+    async def one(index: int, runs_for: float, waits_for: float) -> None:
+        def job() -> int:
+            time.sleep(runs_for)
+            return index
+
+        with anyio.move_on_after(waits_for):
+            assert await threads.run(job) == index
+            outcomes[index] = "returned"
+            return
+        outcomes[index] = "given up"
+
+    async def main() -> None:
+        with anyio.fail_after(20):
+            for start in range(0, len(plans), 10):
+                async with anyio.create_task_group() as group:
+                    for index in range(start, start + 10):
+                        group.start_soon(one, index, *plans[index])
+
+    anyio.run(main)
+    threads.close()
+    assert len(outcomes) == len(plans)
+    assert all(outcomes[i] == "returned" for i in range(0, len(plans), 2))
+    assert "given up" in outcomes.values()
+    deadline = time.monotonic() + 5
+    while live_job_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert live_job_threads() == 0

@@ -61,12 +61,14 @@ class _Call:
 class _Batch:
     """Calls one thread runs in order; :attr:`next` and :attr:`end` change under the lock."""
 
-    __slots__ = ("began_at", "calls", "end", "next")
+    __slots__ = ("began_at", "calls", "current", "end", "next")
 
     def __init__(self, calls: list[_Call]) -> None:
         self.calls = calls
         self.next = 0
         self.end = len(calls)
+        #: The call the thread runs now (or ran last, until it takes the next one).
+        self.current: _Call | None = None
         #: When its first call started (``time.monotonic()``), 0 before.
         self.began_at = 0.0
 
@@ -164,6 +166,8 @@ class JobThreads:
         if worker.batch is not batch:
             return  # done: its end woke the loop
         self._settle()
+        if worker.retired:
+            return  # its calls not started went to other threads
         delay = SPREAD_AFTER
         rest = None
         with self._lock:
@@ -191,15 +195,14 @@ class JobThreads:
         if worker is None:  # not handed to a thread yet
             call.skip = True
             return
-        rest: list[_Call] = []
         with self._lock:
             batch = worker.batch
-            index = -1 if batch is None else _index(batch, call)
-            if batch is None or index < 0:
-                return  # finished meanwhile (its result was dropped)
-            if index >= batch.next:  # not started: the thread passes it by
-                call.skip = True
-                return
+            if batch is None:
+                return  # the batch is done: its result is dropped
+            if batch.current is not call:
+                if _index(batch, call) >= batch.next:  # not started: the thread passes it by
+                    call.skip = True
+                return  # finished already (its result is dropped), or spread elsewhere
             worker.retired = True  # running it: the thread ends once it returns
             self._threads.discard(worker)
             rest = batch.calls[batch.next : batch.end]
@@ -229,35 +232,45 @@ class JobThreads:
     # ------------------------------------------------------------------ in the threads
 
     def _serve(self, worker: _JobThread) -> None:
-        lock = self._lock
         finished = self._finished
         while True:
             batch = worker.inbox.get()
             if batch is None:
                 return
             while True:
-                with lock:
-                    if batch.next >= batch.end:
-                        worker.batch = None
-                        break
-                    call = batch.calls[batch.next]
-                    batch.next += 1
-                    if call.skip:
-                        continue
-                    if not batch.began_at:
-                        batch.began_at = time.monotonic()
+                call = self._next_call(worker, batch)
+                if call is None:
+                    break
                 try:
                     outcome: tuple[bool, Any] = (True, call.context.run(call.function))
                 except BaseException as exc:  # handed to the loop, raised there
                     outcome = (False, exc)
-                if worker.retired:  # its result is dropped; the calls before it are not
-                    self._wake_loop()
-                    return
+                if worker.retired:
+                    break  # its result is dropped
                 # no wake-up per call: the batch's end wakes the loop, and while the batch
                 # runs the loop's watch settles what it finished
                 finished.append((call.future, *outcome))
+            if worker.retired:  # given up while it ran: the rest of its batch went elsewhere
+                self._wake_loop()  # the calls it finished before are settled
+                return
             finished.append((None, True, worker))
             self._wake_loop()
+
+    def _next_call(self, worker: _JobThread, batch: _Batch) -> _Call | None:
+        """The batch's next call to run, or ``None`` when it is done or the thread retired."""
+        with self._lock:
+            while not worker.retired and batch.next < batch.end:
+                call = batch.calls[batch.next]
+                batch.next += 1
+                if not call.skip:
+                    batch.current = call
+                    if not batch.began_at:
+                        batch.began_at = time.monotonic()
+                    return call
+            if not worker.retired:
+                batch.current = None
+                worker.batch = None
+            return None
 
     def _wake_loop(self) -> None:
         """Have the loop settle what the threads finished (one wake-up at a time)."""
