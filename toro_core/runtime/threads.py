@@ -160,28 +160,31 @@ class JobThreads:
             self._loop.call_later(SPREAD_AFTER, self._watch, worker, batch)
 
     def _watch(self, worker: _JobThread, batch: _Batch) -> None:
-        """While the batch runs, every :data:`SPREAD_AFTER` seconds: settle the calls it
-        finished, and spread its calls not started yet once it has run that long (a batch
-        whose thread has not started yet waits for the GIL: nothing is spread)."""
-        if worker.batch is not batch:
-            return  # done: its end woke the loop
-        self._settle()
-        if worker.retired:
-            return  # its calls not started went to other threads
+        """While the batch has calls not started, every :data:`SPREAD_AFTER` seconds: settle
+        the calls it finished, and spread the others once it has run that long (a batch whose
+        thread has not started yet waits for the GIL: nothing is spread)."""
+        if worker.batch is not batch or worker.retired:
+            return  # done (its end woke the loop), or its calls not started went elsewhere
         delay = SPREAD_AFTER
         rest = None
         with self._lock:
-            if batch.next < batch.end and batch.began_at:
+            # every call started: the one running is the last, the others finished before it
+            # started (settled just below), and its end wakes the loop: no timer while it runs
+            all_started = batch.next >= batch.end
+            if not all_started and batch.began_at:
                 running_for = time.monotonic() - batch.began_at
                 if running_for >= SPREAD_AFTER:
                     rest = batch.calls[batch.next : batch.end]
                     batch.end = batch.next
+                    all_started = True
                 else:
                     delay = SPREAD_AFTER - running_for
+        self._settle()
         if rest:
             self._spread(rest)
-        assert self._loop is not None
-        self._loop.call_later(delay, self._watch, worker, batch)
+        if not all_started:
+            assert self._loop is not None
+            self._loop.call_later(delay, self._watch, worker, batch)
 
     def _spread(self, calls: list[_Call]) -> None:
         """Give each call not given up a thread of its own."""
