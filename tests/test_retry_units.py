@@ -20,7 +20,7 @@ from toro_retry.options import (
     policy_for,
 )
 
-from toro_core import Execution, Job, JobCancelled, Outcome, Snooze, Toro, Worker
+from toro_core import Execution, Job, Outcome, Snooze, Toro, Worker
 from toro_core.runtime.executor import Executor
 
 # ------------------------------------------------------------------------------ formulas
@@ -266,13 +266,6 @@ def test_an_outcome_chosen_by_a_middleware_is_kept():
     anyio.run(on_failure, execution, OSError("x"))
     assert execution.outcome == Outcome("queued")
     assert len(execution.properties["retry:errors"]) == 1
-
-
-def test_snoozes_and_cancels_are_not_failures():
-    for error in (Snooze(5), JobCancelled("stopped")):
-        execution = Execution(job=make_job(), worker=worker(retry_interval=1)())
-        anyio.run(on_failure, execution, error)
-        assert execution.outcome is None and execution.properties == {}
 
 
 # ------------------------------------------------------------------------------ with the kernel

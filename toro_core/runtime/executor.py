@@ -125,9 +125,6 @@ class Executor:
             elif len(managers) == 1:
                 async with managers[0]:
                     await self._perform(execution, worker, job, control)
-            elif len(managers) == 2:  # the installed plugins' case: no exit stack per attempt
-                async with managers[0], managers[1]:
-                    await self._perform(execution, worker, job, control)
             else:
                 async with AsyncExitStack() as stack:
                     for manager in managers:

@@ -68,11 +68,10 @@ def _merge_safely(job: RunningJob) -> None:
 
 
 def merge_returned(job: RunningJob) -> None:
-    """Store the ``job_properties`` of ``perform``'s result on the job (see the module), and
-    take the key out of the result: the rest of the mapping, if any, is the job's result."""
+    """Store the ``job_properties`` of ``perform``'s result (a mapping holding that key, as
+    :func:`finish` checked) on the job, and take the key out of the result: the rest of the
+    mapping, if any, is the job's result."""
     result = job.execution.result
-    if not isinstance(result, Mapping) or RETURN_KEY not in result:
-        return
     returned = result[RETURN_KEY]
     rest = {key: value for key, value in result.items() if key != RETURN_KEY}
     job.execution.result = rest or None

@@ -13,7 +13,7 @@ import inspect
 import logging
 from datetime import UTC, datetime, timedelta
 
-from toro_core import Execution, JobCancelled, Outcome, Snooze, Worker
+from toro_core import Execution, Outcome, Worker
 from toro_core.plugin import printable, safe_str
 from toro_retry.decide import backoff_delay, stop_reason
 from toro_retry.history import ERRORS_KEY, appended, entry
@@ -48,7 +48,7 @@ async def on_failure(execution: Execution, error: Exception) -> None:
     A class whose retry options are unusable never runs at all: ``check_worker`` refuses it,
     at enqueue and when the worker loads the class."""
     worker = execution.worker
-    if worker is None or isinstance(error, (Snooze, JobCancelled)):
+    if worker is None:
         return
     policy = cached_policy(type(worker))
     if policy is not None:
