@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from workers_basic import Named, Noop
 
-from toro_core import Status, Toro, UnknownOptionError, Worker, hookimpl
+from toro_core import Call, Status, Toro, UnknownOptionError, Worker, hookimpl
 from toro_core.errors import DuplicateStatusError, PluginError, UnknownStatusError
 from toro_core.testing import scalar
 
@@ -26,6 +26,29 @@ def test_non_json_arguments_are_refused_naming_the_argument(toro_app, toro_db):
     with pytest.raises(TypeError, match=r"perform_bulk item 2: argument 0 is a builtins.set"):
         Noop.perform_bulk([(1,), (2,), ({3},)])
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+
+def test_bulk_checks_every_item_as_one_call_would(toro_app, toro_db):
+    # The bulk's fast check (one read-back of the lot) must refuse what a single call refuses
+    # and accept what it accepts, naming the item.
+    with pytest.raises(TypeError, match=r"item 2: argument 0\['a'\] has a key 1 of type int"):
+        Noop.perform_bulk([({"a": {"k": 1}},), ({"b": 2},), ({"a": {1: "becomes '1'"}},)])
+    with pytest.raises(TypeError, match=r"item 1: keyword argument 'x' has a key True"):
+        Noop.perform_bulk([Call(1, x={"ok": 1}), Call(2, x={True: 1})])
+    with pytest.raises(TypeError, match=r"item 1: argument 0 nests lists and dicts more than"):
+        deep: list[object] = []
+        for _ in range(120):
+            deep = [deep]
+        Noop.perform_bulk([(1,), (deep,)])
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+    # Tuples inside arguments are lists once stored; keyword arguments only where given.
+    ids = Noop.perform_bulk([((1, (2, 3)),), Call("k", flag={"on": [True]}), ("{not json}",)])
+    rows = scalar(
+        toro_db, "SELECT json_agg(json_build_array(args, kwargs) ORDER BY id) FROM toro_jobs"
+    )
+    assert rows == [[[[1, [2, 3]]], {}], [["k"], {"flag": {"on": [True]}}], [["{not json}"], {}]]
+    assert len(ids) == 3
 
 
 def test_json_arguments_round_trip(toro_app, toro_db):

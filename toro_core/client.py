@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from toro_core.configured import Call
-from toro_core.encoding import encode_args, encode_kwargs, encode_properties
+from toro_core.encoding import encode_args, encode_kwargs, encode_many, encode_properties
 from toro_core.limits import limit_key
 from toro_core.runtime.drain import arun_now, run_sync
 from toro_core.store import CoreStore, CoreSyncStore
@@ -74,37 +74,53 @@ def bulk_params(
     queue: str | None = None,
     priority: int | None = None,
 ) -> dict[str, Any]:
-    """The parameters of ``insert_jobs``; the n-th bad item is named in the error."""
+    """The parameters of ``insert_jobs``, one list entry per job; the n-th bad item is named
+    in the error. What the class does not use (names, unique keys, limit keys, keyword
+    arguments) is not computed per item."""
     limits = app.check_worker(worker_class)
     app.statuses[status]
-    encoded, encoded_kwargs, names, keys, limit_keys = [], [], [], [], []
-    namer = app.job_namer(worker_class)
+    qualname = worker_class.__qualname__
+    arg_lists: list[Sequence[Any]] = []
+    kwarg_dicts: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        owner = f"{worker_class.__qualname__}.perform_bulk item {index}"
-        args: Sequence[Any]
-        if isinstance(item, Call):
-            args, kwargs = item.args, item.kwargs
-        elif isinstance(item, (list, tuple)):
-            args, kwargs = item, {}
+        if isinstance(item, (list, tuple)):
+            arg_lists.append(item)
+            kwarg_dicts.append(_NO_KWARGS)
+        elif isinstance(item, Call):
+            arg_lists.append(item.args)
+            kwarg_dicts.append(item.kwargs)
         else:
             raise TypeError(
-                f"{worker_class.__qualname__}.perform_bulk: item {index} is a "
-                f"{type(item).__name__}; each item is a tuple of perform's arguments or a "
-                "Call(*args, **kwargs)"
+                f"{qualname}.perform_bulk: item {index} is a {type(item).__name__}; each item "
+                "is a tuple of perform's arguments or a Call(*args, **kwargs)"
             )
-        encoded.append(encode_args(args, owner=owner))
-        encoded_kwargs.append(encode_kwargs(kwargs, owner=owner))
-        names.append(namer(args, kwargs) if namer else None)
-        keys.append(unique_key(worker_class, args, kwargs))
-        limit_keys.append(limit_key(worker_class, limits, args, kwargs))
+
+    def owner(index: int) -> str:
+        return f"{qualname}.perform_bulk item {index}"
+
+    encoded = encode_many(arg_lists, lambda args, who: encode_args(args, owner=who), owner)
+    encoded_kwargs = (
+        encode_many(kwarg_dicts, lambda kwargs, who: encode_kwargs(kwargs, owner=who), owner)
+        if any(kwarg_dicts)
+        else ["{}"] * len(kwarg_dicts)
+    )
+    calls = list(zip(arg_lists, kwarg_dicts, strict=True))
+    namer = app.job_namer(worker_class)
+    nothing: list[str | None] = [None] * len(calls)
     return {
         "queue": _queue(worker_class, queue),
         "class_name": worker_class.class_name(),
         "args": encoded,
         "kwargs": encoded_kwargs,
-        "names": names,
-        "unique_keys": keys,
-        "limit_keys": limit_keys,
+        "names": [namer(a, k) for a, k in calls] if namer else nothing,
+        "unique_keys": (
+            [unique_key(worker_class, a, k) for a, k in calls]
+            if _may_be_unique(worker_class)
+            else nothing
+        ),
+        "limit_keys": (
+            [limit_key(worker_class, limits, a, k) for a, k in calls] if limits.limited else nothing
+        ),
         "concurrency": limits.concurrency,
         "rate": limits.rate,
         "per_seconds": limits.per_seconds,
@@ -113,6 +129,20 @@ def bulk_params(
         "priority": _priority(worker_class, priority),
         "headers": app.job_headers(worker_class),
     }
+
+
+#: The keyword arguments of a bulk item given as a plain tuple (shared, never changed).
+_NO_KWARGS: dict[str, Any] = {}
+
+
+def _may_be_unique(worker_class: type[Worker]) -> bool:
+    """Whether a job of ``worker_class`` can have a unique key: ``unique = True`` or its own
+    ``unique_key`` (the default one returns ``None`` without ``unique``)."""
+    from toro_core.worker import Worker
+
+    return bool(worker_class.unique) or (
+        getattr(worker_class.unique_key, "__func__", None) is not Worker.unique_key.__func__  # type: ignore[attr-defined]
+    )
 
 
 #: Longest unique key a worker's ``unique_key`` may return (the key is indexed).

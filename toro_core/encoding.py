@@ -17,8 +17,9 @@ refuses, with a reason, what breaks those limits (a row written by other means t
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: The deepest lists and dicts may nest inside one argument, keyword argument or property.
@@ -31,7 +32,6 @@ _INT_BOUND = 10**MAX_INT_DIGITS
 _SHORT = 2 * MAX_DEPTH
 
 _SCALARS = (str, bool, type(None))
-_FLAT = frozenset((str, int, bool, type(None), float))
 
 
 def _find_problem(value: Any, path: str) -> str | None:
@@ -78,9 +78,30 @@ def _find_problem(value: Any, path: str) -> str | None:
     return None
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__qualname__} is not a JSON value")
+
+
+# One encoder made once: ``json.dumps`` with options builds an encoder at every call, and the
+# encoder's ``encode`` builds its C encoder again each time. Without the C module (another
+# Python implementation), the pure-Python encoder does the same work.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None, _refuse, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+)
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON text of an already checked value."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact JSON text of an already checked value (a ``TypeError`` or ``ValueError`` for
+    what JSON cannot hold, a ``RecursionError`` for a value that contains itself)."""
+    if _C_ENCODE is None:
+        return _ENCODE(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def _try_dumps(value: Any) -> str | None:
@@ -91,13 +112,21 @@ def _try_dumps(value: Any) -> str | None:
         return None
 
 
-def _flat(values: Any, text: str) -> bool:
-    """Whether ``values`` (already dumped to ``text``) are plain scalars within the limits."""
-    if not all(type(value) in _FLAT for value in values):
-        return False
-    return len(text) <= MAX_INT_DIGITS or all(
-        -_INT_BOUND < value < _INT_BOUND for value in values if type(value) is int
-    )
+def _reads_back(text: str, value: Any) -> bool:
+    """Whether ``text``, which :func:`dumps` made of ``value``, reads back as ``value``.
+
+    ``json.dumps`` writes an ``int``, ``float``, ``bool`` or ``None`` dict key as a string
+    without a word; reading the text back and comparing finds it (and a tuple inside, which
+    compares unequal to the list it becomes: the slow check then accepts it). Text without a
+    ``{`` holds no dict, so nothing to read.
+    """
+    return "{" not in text or json.loads(text) == value
+
+
+def _vetted(text: str | None, value: Any) -> bool:
+    """Whether ``text`` (:func:`dumps` of ``value``, ``None`` if it failed) is known good
+    without walking ``value``: it exists, cannot break a limit, and reads back as ``value``."""
+    return text is not None and not may_break_limits(text) and _reads_back(text, value)
 
 
 def encode_args(args: Sequence[Any], *, owner: str) -> str:
@@ -106,10 +135,11 @@ def encode_args(args: Sequence[Any], *, owner: str) -> str:
 
     ``owner`` names the call in the message, such as ``"MyWorker.perform_async"``.
     """
-    text = _try_dumps(list(args))
-    if text is not None and _flat(args, text):
-        return text  # the common case: flat arguments json.dumps already vetted
-    for index, arg in enumerate(args):
+    values = list(args)
+    text = _try_dumps(values)
+    if _vetted(text, values):
+        return text  # type: ignore[return-value]  # _vetted is false for None
+    for index, arg in enumerate(values):
         problem = _find_problem(arg, f"argument {index}")
         if problem:
             raise TypeError(f"{owner}: {problem}; nothing was enqueued") from None
@@ -118,16 +148,29 @@ def encode_args(args: Sequence[Any], *, owner: str) -> str:
     return text
 
 
+def encode_many(
+    values: Sequence[Any], encode: Callable[[Any, str], str], owner: Callable[[int], str]
+) -> list[str]:
+    """The JSON text of each of ``values`` (the arguments or keyword arguments of a bulk
+    enqueue), checked as a whole: each is dumped, its length tells it cannot break a limit,
+    and one read-back of the lot finds a coerced dict key. When that is not enough,
+    ``encode(value, owner(index))`` checks each in turn and raises for the first bad one.
+    """
+    texts = [_try_dumps(value) for value in values]
+    if None not in texts and not any(map(may_break_limits, texts)):  # type: ignore[arg-type]
+        joined = "[" + ",".join(texts) + "]"  # type: ignore[arg-type]
+        # JSON reads a tuple of arguments back as a list
+        if _reads_back(joined, [list(v) if type(v) is tuple else v for v in values]):
+            return texts  # type: ignore[return-value]
+    return [encode(value, owner(index)) for index, value in enumerate(values)]
+
+
 def encode_properties(properties: dict[str, Any], *, owner: str) -> str:
     """The JSON object text of ``properties``; a ``TypeError`` naming the key if a value is not
     JSON or breaks a limit."""
     text = _try_dumps(properties)
-    if (
-        text is not None
-        and _flat(properties.values(), text)
-        and all(type(key) is str for key in properties)
-    ):
-        return text
+    if _vetted(text, properties):
+        return text  # type: ignore[return-value]
     for key, value in properties.items():
         problem = (
             f"property key {key!r} is not a string"
@@ -162,8 +205,8 @@ def encode_kwargs(kwargs: dict[str, Any], *, owner: str) -> str:
     if not kwargs:
         return "{}"
     text = _try_dumps(kwargs)
-    if text is not None and _flat(kwargs.values(), text):
-        return text
+    if _vetted(text, kwargs):
+        return text  # type: ignore[return-value]
     for name, value in kwargs.items():
         if type(value).__module__.startswith("psycopg"):
             raise TypeError(

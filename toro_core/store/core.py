@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from toro_core.job import Job
 from toro_core.store.base import Row, fetch_all
 from toro_core.store.claims import plain_claim
-from toro_core.store.inserts import bulk_ids, insert_statement, missing
+from toro_core.store.inserts import bulk_ids, bulk_statement, insert_statement, missing
 from toro_core.store.queries import query
 from toro_core.store.records import PendingOutcome
 from toro_core.store.upkeep import UpkeepStatements
@@ -63,7 +63,7 @@ class CoreStore(UpkeepStatements):
     async def insert_jobs(self, params: dict[str, Any]) -> list[int]:
         """Insert the jobs of :func:`toro_core.client.bulk_params` in one statement; return
         the id of each input row (for a unique duplicate, the id of the job holding its key)."""
-        written = await self.fetch_all(query("insert_jobs"), params)
+        written = await self.fetch_all(query("insert_jobs"), bulk_statement(params))
         while True:
             ids = bulk_ids(params, written)
             if ids is not None:
@@ -74,7 +74,11 @@ class CoreStore(UpkeepStatements):
                 {"id": row["id"], "unique_key": row["key"]} for row in held if row["id"] is not None
             )
             if any(row["id"] is None for row in held):  # finished meanwhile: insert again
-                written.extend(await self.fetch_all(query("insert_jobs"), missing(params, held)))
+                written.extend(
+                    await self.fetch_all(
+                        query("insert_jobs"), bulk_statement(missing(params, held))
+                    )
+                )
 
     async def get_job(self, job_id: int) -> Job | None:
         """One job by id; a row that cannot be read comes back with ``undecodable`` set."""

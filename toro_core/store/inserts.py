@@ -11,10 +11,13 @@ from toro_core.store.base import Row
 def bulk_ids(params: dict[str, Any], written: Sequence[Row]) -> list[int] | None:
     """The id of each input row of a bulk insert, from the rows written (or found holding
     their unique key); ``None`` while a unique row's job is still unknown."""
+    keys: list[str | None] = params["unique_keys"]
+    if keys.count(None) == len(keys):
+        return [row["id"] for row in written]
     by_key = {row["unique_key"]: row["id"] for row in written if row["unique_key"] is not None}
     plain = iter(row["id"] for row in written if row["unique_key"] is None)
     ids: list[int] = []
-    for key in params["unique_keys"]:
+    for key in keys:
         if key is None:
             ids.append(next(plain))
         elif key in by_key:
@@ -22,6 +25,28 @@ def bulk_ids(params: dict[str, Any], written: Sequence[Row]) -> list[int] | None
         else:
             return None
     return ids
+
+
+def bulk_statement(params: dict[str, Any]) -> dict[str, Any]:
+    """The statement parameters of ``insert_jobs`` from :func:`toro_core.client.bulk_params`:
+    the arguments as one JSON array (one value to send and parse, not one per job), keyword
+    arguments likewise or ``NULL`` when no job has any, and a column no job uses as an empty
+    array."""
+    size = len(params["args"])
+
+    def used(column: str) -> list[str | None]:
+        values: list[str | None] = params[column]
+        return [] if values.count(None) == size else values
+
+    kwargs: list[str] = params["kwargs"]
+    return {
+        **params,
+        "args": "[" + ",".join(params["args"]) + "]",
+        "kwargs": None if kwargs.count("{}") == size else "[" + ",".join(kwargs) + "]",
+        "names": used("names"),
+        "unique_keys": used("unique_keys"),
+        "limit_keys": used("limit_keys"),
+    }
 
 
 def missing(params: dict[str, Any], held: Sequence[Row]) -> dict[str, Any]:

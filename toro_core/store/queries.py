@@ -24,6 +24,12 @@ def compact(sql: str) -> str:
     lines = []
     for line in sql.splitlines():
         quoted, cut = False, len(line)
+        if "'" not in line:  # most lines: no string, so the first -- starts the comment
+            found = line.find("--")
+            kept = " ".join((line if found < 0 else line[:found]).split())
+            if kept:
+                lines.append(kept)
+            continue
         for index, char in enumerate(line):
             if char == "'":
                 quoted = not quoted

@@ -74,7 +74,9 @@ SELECT k.key, t.id
 
 -- name: insert_jobs
 -- Inserts many jobs of one worker class in one statement and returns the ids written in input
--- order; one NOTIFY for the statement when they are queued. A unique job whose key another
+-- order; one NOTIFY for the statement when they are queued. %(args)s is one JSON array of the
+-- jobs' argument arrays, %(kwargs)s one of their keyword objects or NULL when none has any;
+-- a text array left empty (no job has a name, a unique key, a limit key) reads as NULLs. A unique job whose key another
 -- waiting or running job holds is not written (ON CONFLICT); the caller finds that job's id.
 WITH limit_rows AS (
     INSERT INTO toro_limits (key, concurrency, rate, per_seconds)
@@ -97,10 +99,12 @@ WITH limit_rows AS (
 ), inserted AS (
     INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
                            priority, unique_key, limit_key, headers)
-    SELECT %(queue)s, %(class_name)s, u.args::jsonb, u.kwargs::jsonb, u.name, %(status)s,
+    SELECT %(queue)s, %(class_name)s, u.args, COALESCE(u.kwargs, '{}'), u.name, %(status)s,
            %(scheduled_at)s, %(priority)s, u.unique_key, u.limit_key, %(headers)s::jsonb
-      FROM unnest(%(args)s::text[], %(kwargs)s::text[], %(names)s::text[],
-                  %(unique_keys)s::text[], %(limit_keys)s::text[])
+      FROM ROWS FROM (jsonb_array_elements(%(args)s::jsonb),
+                      jsonb_array_elements(%(kwargs)s::jsonb),
+                      unnest(%(names)s::text[]), unnest(%(unique_keys)s::text[]),
+                      unnest(%(limit_keys)s::text[]))
            WITH ORDINALITY AS u(args, kwargs, name, unique_key, limit_key, ord)
      ORDER BY u.ord
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL

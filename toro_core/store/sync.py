@@ -7,7 +7,7 @@ from typing import Any
 
 from toro_core.job import Job
 from toro_core.store.base import Row, SyncStore
-from toro_core.store.inserts import bulk_ids, insert_statement, missing
+from toro_core.store.inserts import bulk_ids, bulk_statement, insert_statement, missing
 from toro_core.store.queries import query
 
 
@@ -26,7 +26,7 @@ class CoreSyncStore(SyncStore):
                 return Job.from_row(held).evolve(duplicate=True)
 
     def insert_jobs(self, params: dict[str, Any]) -> list[int]:
-        written = self.fetch_all(query("insert_jobs"), params)
+        written = self.fetch_all(query("insert_jobs"), bulk_statement(params))
         while True:
             ids = bulk_ids(params, written)
             if ids is not None:
@@ -37,7 +37,9 @@ class CoreSyncStore(SyncStore):
                 {"id": row["id"], "unique_key": row["key"]} for row in held if row["id"] is not None
             )
             if any(row["id"] is None for row in held):
-                written.extend(self.fetch_all(query("insert_jobs"), missing(params, held)))
+                written.extend(
+                    self.fetch_all(query("insert_jobs"), bulk_statement(missing(params, held)))
+                )
 
     def waiting_jobs(self, class_name: str, limit: int = 1000) -> list[Job]:
         """The waiting jobs of a worker class, oldest first."""
