@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from workers_basic import Fails, Named, Noop, RecordOnce, SleepAsync, SleepSync, SlowWithTimeout
+from workers_basic import (
+    Fails,
+    Named,
+    Noop,
+    OwnTimeoutError,
+    RecordOnce,
+    SleepAsync,
+    SleepSync,
+    SlowWithTimeout,
+    SwallowsCancel,
+)
 
 from toro_core.testing import rows, scalar, wait_for
 
@@ -133,6 +143,42 @@ def test_timeout_fails_the_job_naming_the_limit(toro_app, toro_db, start_worker)
     props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
     assert props["error:class"] == "toro_core.errors.JobTimeout"
     assert "0.5 s" in props["error:message"]
+
+
+def test_a_timeout_error_of_the_job_itself_is_not_its_timeout(toro_app, toro_db, start_worker):
+    job = OwnTimeoutError.perform_async()
+    start_worker("-r", "workers_basic")
+    wait_for(
+        lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "failed"
+    )
+    props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
+    assert props["error:class"] == "TimeoutError"
+    assert props["error:message"] == "the service did not answer"
+
+
+def test_a_job_that_swallows_its_cancel_ends_as_it_returned_and_the_worker_goes_on(
+    toro_app, toro_db, start_worker
+):
+    job = SwallowsCancel.perform_async()
+    start_worker("-r", "workers_basic")
+    wait_for(
+        lambda: (
+            scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "running"
+        )
+    )
+    toro_app.cancel(job.id)
+    wait_for(
+        lambda: (
+            scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) != "running"
+        )
+    )
+    assert scalar(toro_db, "SELECT result FROM toro_jobs WHERE id = %s", (job.id,)) == "swallowed"
+    after = Noop.perform_async()  # the slot's task was not left cancelled
+    wait_for(
+        lambda: (
+            scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (after.id,)) == "complete"
+        )
+    )
 
 
 def test_an_enqueue_wakes_an_idle_worker_without_polling(toro_app, toro_db, start_worker):

@@ -76,6 +76,26 @@ class SlowWithTimeout(Worker):
         await anyio.sleep(5)
 
 
+class OwnTimeoutError(Worker):
+    """Has a timeout, and raises a TimeoutError of its own well before it."""
+
+    timeout = 30
+
+    async def perform(self) -> None:
+        raise TimeoutError("the service did not answer")
+
+
+class SwallowsCancel(Worker):
+    """Catches the cancellation of a cancel request and returns normally."""
+
+    async def perform(self) -> str:
+        try:
+            await anyio.sleep(30)
+        except BaseException:
+            return "swallowed"
+        return "slept"
+
+
 class ReturnsProperties(Worker):
     """Returns ``count`` as a job property (toro-properties stores it)."""
 

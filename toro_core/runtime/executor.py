@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import inspect
@@ -12,8 +13,6 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-import anyio
 
 from toro_core import current
 from toro_core.catalog import resolve
@@ -173,7 +172,7 @@ class Executor:
         """The outcome: a cancel or a snooze wins over what middleware chose; then
         middleware's choice; then complete on return, failed on an exception."""
         job = execution.job
-        if control.cancelled and (escaped is not None or control.scope.cancelled_caught):
+        if control.cancelled and escaped is not None:
             execution.outcome = Outcome("cancelled")
             execution.properties["cancel:stopped_at"] = utcnow().isoformat()
             return
@@ -204,31 +203,55 @@ class Executor:
     async def _perform(
         self, execution: Execution, worker: Worker, job: Job, control: AttemptControl
     ) -> None:
-        """Call ``perform`` inside the attempt's cancel scope: a cancel request or the
-        worker's ``timeout`` stops it (raising :class:`JobCancelled` or :class:`JobTimeout`
-        for the middleware to see)."""
+        """Call ``perform``; a cancel request or the worker's ``timeout`` stops it (raising
+        :class:`JobCancelled` or :class:`JobTimeout` for the middleware to see).
+
+        The stop is asyncio's own: :meth:`AttemptControl.cancel` cancels this task while it
+        waits in ``perform`` (``control.task`` is set only around that wait), and the
+        ``CancelledError`` is taken back here (``uncancel``); a cancellation that is not ours,
+        a stop of the process, goes on up. (No cancel scope per attempt: making, entering and
+        leaving one cost 4-5 us per job.)
+        """
         if control.cancelled or control.abandoned:
             raise JobCancelled("the job was stopped before it started")
         limit = type(worker).timeout
-        scope = control.scope
-        if limit is not None:
-            scope.deadline = anyio.current_time() + limit
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        timer: asyncio.Timeout | None = None
+        control.task = task
         try:
-            with scope:
+            if limit is None:
                 execution.result = await self._call(worker, job)
+            else:
+                async with asyncio.timeout(limit) as timer:
+                    execution.result = await self._call(worker, job)
+        except asyncio.CancelledError:
+            if not control.fired or task.uncancel() > cancelling:
+                raise  # not (only) ours: the process stops
+            control.fired = False
+            error: ToroError = (
+                JobCancelled("another process runs the job now")
+                if control.abandoned
+                else JobCancelled("the job was cancelled while it ran")
+            )
+            execution.error = error
+            raise error from None
+        except TimeoutError as exc:
+            if timer is not None and timer.expired():
+                error = JobTimeout(f"job exceeded its timeout of {limit:g} s")
+                execution.error = error
+                raise error from None
+            execution.error = exc
+            raise
         except Exception as exc:
             execution.error = exc
             raise
-        if scope.cancelled_caught:
-            error: ToroError = (
-                JobCancelled("the job was cancelled while it ran")
-                if control.cancelled
-                else JobCancelled("another process runs the job now")
-                if control.abandoned
-                else JobTimeout(f"job exceeded its timeout of {limit:g} s")
-            )
-            execution.error = error
-            raise error
+        finally:
+            control.task = None
+            if control.fired:  # ours was swallowed by perform: take it back all the same
+                control.fired = False
+                task.uncancel()
 
     async def _call(self, worker: Worker, job: Job) -> Any:
         """Call ``perform``; ``sys.exit()`` in a job fails the job, not the process."""
@@ -249,21 +272,32 @@ class Executor:
 
 @dataclasses.dataclass(slots=True, eq=False)
 class AttemptControl:
-    """How a running attempt is stopped from outside: :meth:`cancel` (a cancel request)."""
+    """How a running attempt is stopped from outside: :meth:`cancel` (a cancel request) or
+    :meth:`abandon`. Either may come before the attempt starts (it is then not started), while
+    ``perform`` runs (its task is cancelled) or after it returned (nothing changes)."""
 
-    scope: anyio.CancelScope = dataclasses.field(default_factory=anyio.CancelScope)
     cancelled: bool = False
     #: Stopped because others run the job now (this process was declared dead).
     abandoned: bool = False
+    #: The task waiting in ``perform``, while it waits (set by the executor).
+    task: asyncio.Task[Any] | None = None
+    #: Whether :meth:`cancel` or :meth:`abandon` cancelled that task (the executor takes the
+    #: cancellation back).
+    fired: bool = False
 
     def cancel(self) -> None:
         """Stop the attempt: an async ``perform`` is cancelled; a sync one is left to finish
         in its thread, its result discarded. The job ends ``cancelled``."""
         self.cancelled = True
-        self.scope.cancel()
+        self._stop()
 
     def abandon(self) -> None:
         """Stop the attempt because another process runs the job now: like :meth:`cancel`,
         and its outcome is never written (the caller drops it)."""
         self.abandoned = True
-        self.scope.cancel()
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.task is not None and not self.fired:
+            self.fired = True
+            self.task.cancel()
