@@ -134,24 +134,23 @@ def test_job_name_and_queues(toro_app, toro_db, start_worker):
     wait_for(lambda: _statuses(toro_db) == {"complete": 4})
 
 
-def test_timeout_fails_the_job_naming_the_limit(toro_app, toro_db, start_worker):
-    job = SlowWithTimeout.perform_async()
+def _failure_of(job_id, toro_db, start_worker):
+    """Start a worker, wait for the job to fail, and return its properties."""
     start_worker("-r", "workers_basic")
     wait_for(
-        lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "failed"
+        lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job_id,)) == "failed"
     )
-    props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
+    return scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job_id,))
+
+
+def test_timeout_fails_the_job_naming_the_limit(toro_app, toro_db, start_worker):
+    props = _failure_of(SlowWithTimeout.perform_async().id, toro_db, start_worker)
     assert props["error:class"] == "toro_core.errors.JobTimeout"
     assert "0.5 s" in props["error:message"]
 
 
 def test_a_timeout_error_of_the_job_itself_is_not_its_timeout(toro_app, toro_db, start_worker):
-    job = OwnTimeoutError.perform_async()
-    start_worker("-r", "workers_basic")
-    wait_for(
-        lambda: scalar(toro_db, "SELECT status FROM toro_jobs WHERE id = %s", (job.id,)) == "failed"
-    )
-    props = scalar(toro_db, "SELECT properties FROM toro_jobs WHERE id = %s", (job.id,))
+    props = _failure_of(OwnTimeoutError.perform_async().id, toro_db, start_worker)
     assert props["error:class"] == "TimeoutError"
     assert props["error:message"] == "the service did not answer"
 
