@@ -9,6 +9,13 @@ and for jobs of a higher priority enqueued meanwhile.
 When only a few slots are free while others still run, it waits a moment for more to free so
 that a claim takes a batch rather than one job at a time.
 
+While attempts are short (on average under :data:`AHEAD_BELOW`), it claims one batch ahead:
+up to ``concurrency`` more jobs wait for a slot, claimed while the slots still run the last
+batch, so a claim's round trip overlaps their work instead of following it. A job claimed
+ahead that no slot started within :data:`GIVE_BACK_AFTER` seconds (the jobs in front turned out
+slow) goes back to the queue, its attempt not counted, for any process to take; longer jobs
+get no claims ahead at all, so none waits behind another in this process while others idle.
+
 Every ``dead_after`` seconds, and after a claim whose answer was lost, it hands back jobs the
 database says this process holds but that it does not know of.
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -39,6 +47,10 @@ log = logging.getLogger("toro.worker")
 PATIENCE = 0.002
 #: The cursor before every queued job: ranks are -priority, from -100 to 100.
 START: tuple[int, int] = (-101, 0)
+#: Attempts shorter than this on average (seconds) let the claimer take a batch ahead.
+AHEAD_BELOW = 0.002
+#: Seconds a job claimed ahead may wait for a slot before it goes back to the queue.
+GIVE_BACK_AFTER = 0.5
 
 
 class Claimer:
@@ -64,6 +76,8 @@ class Claimer:
         self.stopping = stopping
         #: Jobs claimed so far.
         self.claimed = 0
+        #: Jobs claimed ahead and given back unstarted (see the module docstring).
+        self.given_back = 0
         #: Rounds of the loop that failed because the database could not be used.
         self.errors = 0
         self._unsure = False  # a claim failed: it may have committed without us knowing
@@ -82,8 +96,13 @@ class Claimer:
                 if self._unsure or time.monotonic() >= next_check:
                     await self.release_unknown()
                     next_check = time.monotonic() + settings.dead_after
+                ahead = slots.typical < AHEAD_BELOW and time.monotonic() >= self._limits_until
+                slots.ahead = settings.concurrency if ahead else 0
                 if slots.free <= 0 or self.writer.over_limit:
-                    await self.waker.sleep(settings.poll_interval)
+                    await self.give_back_waiting()
+                    await self.waker.sleep(
+                        GIVE_BACK_AFTER if slots.waiting else settings.poll_interval
+                    )
                     continue
                 if slots.free < half and slots.running:
                     await self._gather_free_slots(half)
@@ -128,10 +147,38 @@ class Claimer:
             jobs = await claim(plain=True)
         if jobs is None:
             self._limits_until = time.monotonic() + self.settings.poll_interval
-            jobs = await claim(plain=False) or []
+            self.slots.ahead = 0  # no job holds a limit's slot while it waits for one of ours
+            limit = min(limit, self.slots.free)
+            jobs = await claim(plain=False, limit=limit) if limit > 0 else []
+            jobs = jobs or []
         self.slots.submit(jobs, owner)
         self.claimed += len(jobs)
         return jobs
+
+    async def give_back_waiting(self, *, everything: bool = False) -> None:
+        """Give back to the queue the jobs claimed ahead that waited for a slot longer than
+        :data:`GIVE_BACK_AFTER` (claims ahead stop until attempts are short again), or every
+        one still waiting (``everything``: the process stops)."""
+        if not self.slots.waiting:
+            return
+        stale = self.slots.take_waiting(
+            math.inf if everything else time.monotonic() - GIVE_BACK_AFTER
+        )
+        if not stale:
+            return
+        self.slots.typical = max(self.slots.typical, GIVE_BACK_AFTER)
+        for owner in {claim.owner for claim in stale}:
+            jobs = [claim.job for claim in stale if claim.owner == owner]
+            given = await self.store.release_unstarted(owner, jobs)
+            self.given_back += len(given)
+            log.info(
+                "%d jobs claimed ahead %s: given back to the queue (%s)",
+                len(given),
+                "and not started at the stop"
+                if everything
+                else f"waited over {GIVE_BACK_AFTER:g}s behind slower ones",
+                some_ids(given),
+            )
 
     async def release_unknown(self) -> None:
         """Requeue jobs held under this process's id that it is not running (see the module)."""

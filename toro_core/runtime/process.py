@@ -232,6 +232,12 @@ class WorkerProcess:
                     settings.concurrency,
                 )
                 await parts.claimer.run()
+                with anyio.move_on_after(10):  # a stop starts nothing new
+                    await until_done(
+                        functools.partial(parts.claimer.give_back_waiting, everything=True),
+                        what="giving back jobs claimed ahead",
+                        log=log,
+                    )
                 await self._drain(parts.slots, jobs)
             await self._finish(parts)
             parts.slots.executor.threads.close()

@@ -5,6 +5,11 @@ Every claimed attempt is a :class:`Claim`: the job and the registry id it was cl
 the outcome to the writer. When the process finds it was declared dead, :meth:`Slots.abandon`
 stops the attempts held under the old id (others run those jobs now); their outcomes are
 never written.
+
+Up to :attr:`Slots.ahead` claims may wait for a slot beyond the ``concurrency`` that run: the
+claimer takes the next batch while the slots still run the last one (only while attempts are
+short, see :mod:`toro_core.runtime.claimer`), and gives back to the queue, through
+:meth:`Slots.take_waiting`, the claims no slot started in time.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import anyio
@@ -37,6 +43,12 @@ class Claim:
     #: How the attempt is stopped from outside: a cancel request (it ends ``cancelled``), or
     #: the process being declared dead (others run the job now; nothing is written).
     control: AttemptControl = dataclasses.field(default_factory=AttemptControl)
+    #: When it was handed to the slots (monotonic seconds).
+    at: float = 0.0
+    #: Whether a slot started it (false while it waits for one).
+    started: bool = False
+    #: Whether it was given back to the queue before any slot started it.
+    released: bool = False
 
     @property
     def abandoned(self) -> bool:
@@ -56,6 +68,12 @@ class Slots:
         self.freed = freed
         #: Claimed and not finished: waiting for a slot or running.
         self.running: set[Claim] = set()
+        #: How many claims may wait for a slot beyond the ``concurrency`` that run (the
+        #: claimer sets it).
+        self.ahead = 0
+        #: A running estimate of how long an attempt takes here (seconds), from the attempts
+        #: finished so far; it starts high, so nothing is claimed ahead before it is known.
+        self.typical = 1.0
         #: Attempts cancelled by a stop, to be put back to queued.
         self.cancelled: list[Claim] = []
         self._inbox: asyncio.Queue[Claim] = asyncio.Queue()
@@ -63,14 +81,37 @@ class Slots:
 
     @property
     def free(self) -> int:
-        return self.concurrency - len(self.running)
+        """How many more claims the slots take now (negative when more wait than allowed)."""
+        return self.concurrency + self.ahead - len(self.running)
 
     def submit(self, jobs: list[Job], owner: str) -> None:
         """Hand claimed jobs to the slots."""
+        now = time.monotonic()
         for job in jobs:
-            claim = Claim(job, owner)
+            claim = Claim(job, owner, at=now)
             self.running.add(claim)
             self._inbox.put_nowait(claim)
+
+    @property
+    def busy(self) -> int:
+        """Slots taken: the claims running (those claimed ahead wait and take none)."""
+        return min(len(self.running), self.concurrency)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a claim waits for a slot (more are claimed than run)."""
+        return len(self.running) > self.concurrency
+
+    def take_waiting(self, before: float) -> list[Claim]:
+        """The claims handed over before ``before`` (monotonic) that no slot started: they
+        are taken out (a slot that reaches one skips it), for the caller to give back."""
+        stale = [c for c in self.running if not c.started and c.at < before]
+        for claim in stale:
+            claim.released = True
+            self.running.discard(claim)
+        if stale and not self.running:
+            self._idle.set()
+        return stale
 
     def held_ids(self, owner: str) -> list[int]:
         """Ids of the jobs claimed under ``owner`` that are waiting or running here."""
@@ -82,6 +123,9 @@ class Slots:
             await self._run(await self._inbox.get())
 
     async def _run(self, claim: Claim) -> None:
+        if claim.released:
+            return
+        claim.started = True
         execution = None
         try:
             if not claim.abandoned:
@@ -99,8 +143,10 @@ class Slots:
             self.freed.wake()
             if not self.running:
                 self._idle.set()
-        if execution is not None and not claim.abandoned:
-            self.writer.add(to_pending(execution, claim.owner), urgent=claim.job.holds_slots)
+        if execution is not None:
+            self.typical += (execution.duration - self.typical) * 0.2
+            if not claim.abandoned:
+                self.writer.add(to_pending(execution, claim.owner), urgent=claim.job.holds_slots)
 
     def abandon(self, old_owner: str) -> None:
         """Stop the attempts claimed under ``old_owner``: other processes run those jobs now."""

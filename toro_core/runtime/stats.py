@@ -22,8 +22,8 @@ class ProcessStats:
     """``context.stats`` of a worker process: see the module docstring.
 
     Gauges (``concurrency``, ``busy``, ``pending_outcomes``) say how things are now; counters
-    (``claimed``, ``claim_errors``, ``outcomes_written``, ``outcomes_refused``, ``reconnects``)
-    only grow during the life of the process.
+    (``claimed``, ``given_back``, ``claim_errors``, ``outcomes_written``, ``outcomes_refused``,
+    ``reconnects``) only grow during the life of the process.
     """
 
     __slots__ = ("_claimer", "_listener", "_pool", "_slots", "_writer")
@@ -50,7 +50,7 @@ class ProcessStats:
     @property
     def busy(self) -> int:
         """Slots taken now: jobs claimed by this process and not finished yet."""
-        return len(self._slots.running) if self._slots is not None else 0
+        return self._slots.busy if self._slots is not None else 0
 
     @property
     def pending_outcomes(self) -> int:
@@ -61,6 +61,12 @@ class ProcessStats:
     def claimed(self) -> int:
         """Jobs claimed since the process started."""
         return self._claimer.claimed if self._claimer is not None else 0
+
+    @property
+    def given_back(self) -> int:
+        """Jobs claimed ahead of the slots that waited too long behind slower ones and went
+        back to the queue unstarted (their attempt not counted)."""
+        return self._claimer.given_back if self._claimer is not None else 0
 
     @property
     def claim_errors(self) -> int:
@@ -98,6 +104,7 @@ NAMES = (
     "busy",
     "pending_outcomes",
     "claimed",
+    "given_back",
     "claim_errors",
     "outcomes_written",
     "outcomes_refused",

@@ -56,5 +56,5 @@ class Summary:
         rate = total / max(seconds, 0.001)
         return (
             f"{total:,} jobs in {seconds:.0f}s ({rate:,.1f}/s): {by_status}; "
-            f"{len(self.slots.running)} of {self.slots.concurrency} slots busy"
+            f"{self.slots.busy} of {self.slots.concurrency} slots busy"
         )

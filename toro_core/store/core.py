@@ -223,6 +223,15 @@ class CoreStore(UpkeepStatements):
         )
         return len(rows)
 
+    async def release_unstarted(self, owner: str, jobs: Sequence[Job]) -> list[int]:
+        """Queue again jobs claimed under ``owner`` that were never started, taking back the
+        attempt their claim counted; return the ids given back."""
+        rows = await self.fetch_all(
+            query("release_unstarted_jobs"),
+            {"ids": [j.id for j in jobs], "attempts": [j.attempt for j in jobs], "owner": owner},
+        )
+        return [row["id"] for row in rows]
+
     async def release_unknown(self, owner: str, known: Sequence[int]) -> list[int]:
         """Requeue jobs held under ``owner`` other than ``known``; return their ids."""
         rows = await self.fetch_all(

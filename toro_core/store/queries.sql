@@ -487,6 +487,25 @@ SELECT (SELECT count(*) FROM dead) AS dead_processes,
        (SELECT COALESCE(array_agg(id ORDER BY id), '{}') FROM recovered
          WHERE status = 'failed') AS failed_ids;
 
+-- name: release_unstarted_jobs
+-- Gives back to the queue jobs process %(owner)s claimed ahead of its slots but never started
+-- (they waited behind slower jobs): queued again as if never claimed, the attempt the claim
+-- counted taken back; fenced (still held by %(owner)s at the attempt it claimed). A job
+-- someone asked to cancel meanwhile ends cancelled.
+WITH released AS (
+    UPDATE toro_jobs AS t
+       SET status = CASE WHEN t.cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END,
+           finished_at = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE now() END,
+           attempt = t.attempt - 1, locked_by = NULL, started_at = NULL, started_by = NULL
+      FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS o(id, attempt)
+     WHERE t.id = o.id AND t.attempt = o.attempt AND t.locked_by = %(owner)s
+       AND t.status = 'running'
+    RETURNING t.id, t.queue
+), woken AS (
+    SELECT pg_notify('toro_jobs', queue) FROM (SELECT DISTINCT queue FROM released) AS q
+)
+SELECT id FROM released, (SELECT count(*) FROM woken) AS w;
+
 -- name: release_unknown_jobs
 -- Puts back to queued the jobs the database says process %(owner)s holds but the process does
 -- not know of (%(known)s are the ids it is running or has outcomes for): a claim that

@@ -114,7 +114,8 @@ async def snapshot(conn: psycopg.AsyncConnection[Any]) -> QueueSnapshot:
         oldest_age=ages,
         processes=len(processes),
         slots=sum(int(p["concurrency"]) for p in processes),
-        busy=sum(len(p["running"]) for p in processes),
+        # a process may hold a few jobs claimed ahead of its slots: they take no slot yet
+        busy=sum(min(len(p["running"]), p["concurrency"]) for p in processes),
         seconds=time.perf_counter() - began,
     )
 

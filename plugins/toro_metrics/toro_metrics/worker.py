@@ -156,6 +156,11 @@ class WorkerMetrics(Collector):
         counters = (
             ("toro_worker_jobs_claimed", "Jobs claimed.", stats.claimed),
             (
+                "toro_worker_jobs_given_back",
+                "Jobs claimed ahead of the slots and given back unstarted.",
+                stats.given_back,
+            ),
+            (
                 "toro_worker_claim_errors",
                 "Claims that failed (database unusable).",
                 stats.claim_errors,

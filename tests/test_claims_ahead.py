@@ -1,0 +1,91 @@
+"""Claims ahead: while attempts are short the claimer takes one batch more than the slots
+run, and gives back to the queue (attempt not counted) what waited too long behind a slow
+job, or what no slot started when the process stops."""
+
+from __future__ import annotations
+
+import pytest
+from workers_basic import Noop, SleepAsync
+
+from toro_core.runtime import claimer as claimer_module
+from toro_core.runtime import slots as slots_module
+from toro_core.testing import rows, scalar, wait_for
+
+
+def _status(toro_db: str, job_id: int) -> tuple[str, int]:
+    found = rows(toro_db, "SELECT status, attempt FROM toro_jobs WHERE id = %s", (job_id,))
+    return found[0][0], found[0][1]
+
+
+def _count_held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many claims the worker holds after each claim (running or waiting for a slot)."""
+    held: list[int] = []
+    submit = slots_module.Slots.submit
+
+    def counting_submit(self, jobs, owner):
+        submit(self, jobs, owner)
+        held.append(len(self.running))
+
+    monkeypatch.setattr(slots_module.Slots, "submit", counting_submit)
+    return held
+
+
+def test_short_jobs_are_claimed_a_batch_ahead_and_each_runs_once(toro_app, toro_db, monkeypatch):
+    held = _count_held(monkeypatch)
+    Noop.perform_bulk([(i,) for i in range(1500)])
+    with toro_app.background_worker(concurrency=2):
+        wait_for(
+            lambda: (
+                scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 1500
+            ),
+            timeout=60,
+        )
+    assert 2 < max(held) <= 4  # one batch of up to 2 ahead of the 2 slots, never more
+    assert scalar(toro_db, "SELECT array_agg(DISTINCT attempt) FROM toro_jobs") == [1]
+
+
+def _queue_behind_a_slow_job(seconds: float) -> tuple[int, int]:
+    """Enough no-op jobs to show attempts are short, a slow one, then one more no-op."""
+    Noop.perform_bulk([(i,) for i in range(80)])
+    slow = SleepAsync.perform_async(seconds)
+    after = Noop.perform_async("after the slow one")
+    return slow.id, after.id
+
+
+def test_a_job_claimed_ahead_behind_a_slow_one_goes_back_to_the_queue(toro_app, toro_db):
+    slow, after = _queue_behind_a_slow_job(3.0)
+    with toro_app.background_worker(concurrency=1, shutdown_timeout=10):
+        # claimed ahead with the slow job (or right after it)...
+        wait_for(lambda: _status(toro_db, after) == ("running", 1), timeout=30)
+        assert _status(toro_db, slow)[0] == "running"
+        # ...then given back unstarted: queued, and the claim's attempt taken back
+        wait_for(lambda: _status(toro_db, after) == ("queued", 0), timeout=2.5)
+        assert _status(toro_db, slow)[0] == "running"
+        wait_for(lambda: _status(toro_db, after)[0] == "complete", timeout=30)
+    assert _status(toro_db, after) == ("complete", 1)
+    assert _status(toro_db, slow) == ("complete", 1)
+
+
+def test_a_stop_gives_back_the_jobs_no_slot_started(toro_app, toro_db, monkeypatch):
+    monkeypatch.setattr(claimer_module, "GIVE_BACK_AFTER", 30.0)  # only the stop gives back
+    slow, after = _queue_behind_a_slow_job(30.0)
+    with toro_app.background_worker(concurrency=1, shutdown_timeout=0.5):
+        wait_for(lambda: _status(toro_db, after)[0] == "running", timeout=30)  # claimed ahead
+        assert _status(toro_db, slow)[0] == "running"
+    # the slow job was cut at the stop and requeued (its attempt stays counted); the one
+    # claimed ahead was never started: queued again, as if never claimed
+    assert _status(toro_db, after) == ("queued", 0)
+    assert _status(toro_db, slow) == ("queued", 1)
+
+
+def test_jobs_slower_than_the_bar_get_no_claims_ahead(toro_app, toro_db, monkeypatch):
+    held = _count_held(monkeypatch)
+    SleepAsync.perform_bulk([(0.05,) for _ in range(30)])
+    with toro_app.background_worker(concurrency=2):
+        wait_for(
+            lambda: (
+                scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 30
+            ),
+            timeout=60,
+        )
+    assert max(held) <= 2
