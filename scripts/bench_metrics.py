@@ -198,7 +198,10 @@ def child(n: int, c: int, with_metrics: bool) -> None:
             while True:
                 await anyio.sleep(0.02)
                 cursor = await watcher.execute(
-                    "SELECT EXISTS (SELECT 1 FROM toro_jobs WHERE status IN ('queued', 'running'))"
+                    # one EXISTS per status: each is a partial index's predicate (an IN list proves
+                    # neither, and its plan read the whole table, history included, every time)
+                    "SELECT EXISTS (SELECT 1 FROM toro_jobs WHERE status = 'queued')"
+                    " OR EXISTS (SELECT 1 FROM toro_jobs WHERE status = 'running')"
                 )
                 row = await cursor.fetchone()
                 if row is not None and not row[0]:

@@ -870,8 +870,13 @@ INSERT INTO toro_migrations (owner, number, name) VALUES (%(owner)s, %(number)s,
 
 -- name: waiting_queues
 -- The queues that have jobs waiting (queued, blocked or scheduled): what a drain serves when
--- it is given none.
-SELECT DISTINCT queue FROM toro_jobs WHERE status IN ('queued', 'scheduled', 'blocked');
+-- it is given none. One branch per status, each a partial index's predicate (an IN list
+-- proves none of them, and would read the whole table, history included).
+SELECT queue FROM toro_jobs WHERE status = 'queued'
+UNION
+SELECT queue FROM toro_jobs WHERE status = 'scheduled'
+UNION
+SELECT queue FROM toro_jobs WHERE status = 'blocked';
 
 -- name: promote_scheduled
 -- Queues every scheduled job of %(queues)s now, due or not (a drain that runs scheduled jobs
