@@ -37,7 +37,7 @@ from toro_core.runtime.retry import TRANSIENT, Retry
 if TYPE_CHECKING:
     from toro_core.job import Job
     from toro_core.runtime.outcomes import OutcomeWriter
-    from toro_core.runtime.slots import Slots
+    from toro_core.runtime.slots import Claim, Slots
     from toro_core.runtime.waker import Waker
     from toro_core.settings import WorkerSettings
     from toro_core.store import CoreStore
@@ -78,6 +78,7 @@ class Claimer:
         self.claimed = 0
         #: Jobs claimed ahead and given back unstarted (see the module docstring).
         self.given_back = 0
+        self._giving_back: list[Claim] = []  # taken out of the slots, not yet given back
         #: Rounds of the loop that failed because the database could not be used.
         self.errors = 0
         self._unsure = False  # a claim failed: it may have committed without us knowing
@@ -98,8 +99,8 @@ class Claimer:
                     next_check = time.monotonic() + settings.dead_after
                 ahead = slots.typical < AHEAD_BELOW and time.monotonic() >= self._limits_until
                 slots.ahead = settings.concurrency if ahead else 0
+                await self.give_back_waiting()
                 if slots.free <= 0 or self.writer.over_limit:
-                    await self.give_back_waiting()
                     await self.waker.sleep(
                         GIVE_BACK_AFTER if slots.waiting else settings.poll_interval
                     )
@@ -159,17 +160,20 @@ class Claimer:
         """Give back to the queue the jobs claimed ahead that waited for a slot longer than
         :data:`GIVE_BACK_AFTER` (claims ahead stop until attempts are short again), or every
         one still waiting (``everything``: the process stops)."""
-        if not self.slots.waiting:
-            return
-        stale = self.slots.take_waiting(
-            math.inf if everything else time.monotonic() - GIVE_BACK_AFTER
-        )
-        if not stale:
-            return
-        self.slots.typical = max(self.slots.typical, GIVE_BACK_AFTER)
-        for owner in {claim.owner for claim in stale}:
-            jobs = [claim.job for claim in stale if claim.owner == owner]
+        if self.slots.waiting:
+            stale = self.slots.take_waiting(
+                math.inf if everything else time.monotonic() - GIVE_BACK_AFTER
+            )
+            if stale:
+                self.slots.typical = max(self.slots.typical, GIVE_BACK_AFTER)
+                self._giving_back.extend(stale)
+        # taken out of the slots first (no slot may start one while the statement runs); kept
+        # here until the database took them, so a failed statement is tried again next time
+        while self._giving_back:
+            owner = self._giving_back[0].owner
+            jobs = [claim.job for claim in self._giving_back if claim.owner == owner]
             given = await self.store.release_unstarted(owner, jobs)
+            self._giving_back = [claim for claim in self._giving_back if claim.owner != owner]
             self.given_back += len(given)
             log.info(
                 "%d jobs claimed ahead %s: given back to the queue (%s)",
@@ -183,7 +187,11 @@ class Claimer:
     async def release_unknown(self) -> None:
         """Requeue jobs held under this process's id that it is not running (see the module)."""
         owner = self.owner()
-        known = [*self.slots.held_ids(owner), *self.writer.pending_ids(owner)]
+        known = [
+            *self.slots.held_ids(owner),
+            *self.writer.pending_ids(owner),
+            *(c.job.id for c in self._giving_back if c.owner == owner),  # given back below
+        ]
         released = await self.store.release_unknown(owner, known)
         self._unsure = False
         if released:
