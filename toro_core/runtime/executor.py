@@ -227,9 +227,11 @@ class Executor:
                 async with asyncio.timeout(limit) as timer:
                     execution.result = await self._call(worker, job)
         except asyncio.CancelledError:
-            if not control.fired or task.uncancel() > cancelling:
-                raise  # not (only) ours: the process stops
-            control.fired = False
+            if not control.fired:
+                raise  # not ours: the process stops
+            control.fired = False  # taken back here, once
+            if task.uncancel() > cancelling:
+                raise  # ours and another's: the process stops
             error: ToroError = (
                 JobCancelled("another process runs the job now")
                 if control.abandoned
