@@ -31,6 +31,7 @@ def test_a_worker_that_imports_nothing_fails_unknown_classes_without_importing(
             while job is not None and job.status != "failed":
                 await anyio.sleep(0.05)
                 job = await toro_app.ajob(stranger)
+        await toro_app.aclient.close()  # its pool's tasks end with this loop, not at its close
 
     anyio.run(main)
     job = toro_app.job(stranger)
@@ -61,6 +62,7 @@ def test_allow_import_lets_a_worker_import_the_module_a_job_names(
             while job is not None and job.status != "failed":
                 await anyio.sleep(0.05)
                 job = await toro_app.ajob(job_id)
+        await toro_app.aclient.close()  # its pool's tasks end with this loop, not at its close
 
     anyio.run(main)
     job = toro_app.job(job_id)
