@@ -89,3 +89,36 @@ def test_jobs_slower_than_the_bar_get_no_claims_ahead(toro_app, toro_db, monkeyp
             timeout=60,
         )
     assert max(held) <= 2
+
+
+def test_an_idle_worker_starts_a_new_job_before_it_claims_again(toro_app, toro_db, monkeypatch):
+    from toro_core.store import core as store_module
+
+    events: list[tuple[str, int]] = []
+    claim, run = store_module.CoreStore.claim, slots_module.Slots._run
+
+    async def recording_claim(self, **kwargs):
+        events.append(("claim sent", 0))
+        jobs = await claim(self, **kwargs)
+        events.append(("claimed", len(jobs or [])))
+        return jobs
+
+    async def recording_run(self, item):
+        events.append(("slot took", item.job.id))
+        await run(self, item)
+
+    monkeypatch.setattr(store_module.CoreStore, "claim", recording_claim)
+    monkeypatch.setattr(slots_module.Slots, "_run", recording_run)
+    with toro_app.background_worker(concurrency=4):
+        wait_for(lambda: ("claimed", 0) in events, timeout=10)  # idle: the queue is empty
+        jobs = [Noop.perform_async(i).id for i in range(3)]
+        wait_for(
+            lambda: scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 3
+        )
+    for index, (kind, count) in enumerate(events):
+        if kind == "claimed" and count:
+            # the claim that found the queue dry: its jobs go to the slots before the next
+            # statement is sent
+            following = [event for event in events[index + 1 :] if event[0] != "claimed"]
+            assert [e[0] for e in following[:count]] == ["slot took"] * count, events
+    assert {job_id for kind, job_id in events if kind == "slot took"} == set(jobs)

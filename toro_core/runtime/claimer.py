@@ -6,6 +6,8 @@ priority first, then oldest. Each queue is walked from a keyset cursor, the
 earlier claims left behind are not walked again; once every ``poll_interval`` (and before
 sleeping) it looks from the start of each queue, for jobs that came back (recovered, retried)
 and for jobs of a higher priority enqueued meanwhile.
+When a claim finds fewer jobs than it asked for (the queues ran dry), the slots start them
+before the next statement is sent, which keeps an idle worker's start of a new job short.
 When only a few slots are free while others still run, it waits a moment for more to free so
 that a claim takes a batch rather than one job at a time.
 
@@ -123,6 +125,12 @@ class Claimer:
             if claimed:
                 after = max(after, (-claimed[-1].priority, claimed[-1].id))
             if len(claimed) < limit:
+                if claimed:
+                    # The queues ran dry: let the slots start what came before the next
+                    # statement goes out (a job enqueued to an idle worker starts a
+                    # statement's Python earlier). With a backlog the next claim goes first,
+                    # its round trip overlapping the batch's work.
+                    await anyio.lowlevel.checkpoint()
                 if after != START:
                     after = START  # look again from the start of each queue before sleeping
                     continue
