@@ -184,8 +184,16 @@ def test_unique_key_method_and_bulk(app, toro_db):
     assert PerCustomer.perform_async(0).id != PerCustomer.perform_async(0).id  # None: no key
     ids = PerCustomer.perform_bulk([(7,), (8,), (8, "again"), (9,), (0,), (0,)])
     assert ids[0] == first.id and ids[1] == ids[2] and len(set(ids)) == 5
+    # each new id is the row of its own item (plain rows and unique ones interleaved)
+    written = dict(rows(toro_db, "SELECT id, args FROM toro_jobs WHERE id = ANY(%s)", (ids,)))
+    assert [written[i] for i in (ids[1], ids[3], ids[4], ids[5])] == [[8], [9], [0], [0]]
+    more = PerCustomer.perform_bulk([(0, "x"), (10,), (0, "y"), (8,), (11,), (0, "z")])
+    assert more[3] == ids[1] and len(set(more)) == 6
+    got = dict(rows(toro_db, "SELECT id, args FROM toro_jobs WHERE id = ANY(%s)", (more,)))
+    assert [got[i] for i in more] == [[0, "x"], [10], [0, "y"], [8], [11], [0, "z"]]
     keys = rows(toro_db, "SELECT unique_key FROM toro_jobs WHERE unique_key IS NOT NULL ORDER BY 1")
-    assert [k for (k,) in keys] == [f"control_workers.PerCustomer:customer-{n}" for n in (7, 8, 9)]
+    expected = [f"control_workers.PerCustomer:customer-{n}" for n in (10, 11, 7, 8, 9)]
+    assert [k for (k,) in keys] == expected
 
 
 # ------------------------------------------------------------------ cancellation

@@ -156,13 +156,26 @@ def encode_many(
     and one read-back of the lot finds a coerced dict key. When that is not enough,
     ``encode(value, owner(index))`` checks each in turn and raises for the first bad one.
     """
-    texts = [_try_dumps(value) for value in values]
-    if None not in texts and not any(map(may_break_limits, texts)):  # type: ignore[arg-type]
-        joined = "[" + ",".join(texts) + "]"  # type: ignore[arg-type]
+    texts = _dump_each(values)
+    if texts is not None and (
+        max(map(len, texts), default=0) <= _SHORT or not any(map(may_break_limits, texts))
+    ):
+        joined = "[" + ",".join(texts) + "]"
         # JSON reads a tuple of arguments back as a list
         if _reads_back(joined, [list(v) if type(v) is tuple else v for v in values]):
-            return texts  # type: ignore[return-value]
+            return texts
     return [encode(value, owner(index)) for index, value in enumerate(values)]
+
+
+def _dump_each(values: Sequence[Any]) -> list[str] | None:
+    """:func:`dumps` of each of ``values`` (no Python call per value), or ``None`` when one is
+    not JSON."""
+    try:
+        if _C_ENCODE is None:
+            return [_ENCODE(value) for value in values]
+        return ["".join(_C_ENCODE(value, 0)) for value in values]
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def encode_properties(properties: dict[str, Any], *, owner: str) -> str:

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from toro_core.job import Job
 from toro_core.store.base import Row, fetch_all
 from toro_core.store.claims import plain_claim
-from toro_core.store.inserts import bulk_ids, bulk_statement, insert_statement, missing
+from toro_core.store.inserts import Written, bulk_statement, insert_statement, missing
 from toro_core.store.queries import query
 from toro_core.store.records import PendingOutcome
 from toro_core.store.upkeep import UpkeepStatements
@@ -63,19 +63,18 @@ class CoreStore(UpkeepStatements):
     async def insert_jobs(self, params: dict[str, Any]) -> list[int]:
         """Insert the jobs of :func:`toro_core.client.bulk_params` in one statement; return
         the id of each input row (for a unique duplicate, the id of the job holding its key)."""
-        written = await self.fetch_all(query("insert_jobs"), bulk_statement(params))
+        written = Written()
+        written.add(await self.fetch_one(query("insert_jobs"), bulk_statement(params)))
         while True:
-            ids = bulk_ids(params, written)
+            ids = written.ids(params["unique_keys"])
             if ids is not None:
                 return ids
             keys = [k for k in params["unique_keys"] if k is not None]
             held = await self.fetch_all(query("find_unique_ids"), {"keys": keys})
-            written.extend(
-                {"id": row["id"], "unique_key": row["key"]} for row in held if row["id"] is not None
-            )
+            written.hold(held)
             if any(row["id"] is None for row in held):  # finished meanwhile: insert again
-                written.extend(
-                    await self.fetch_all(
+                written.add(
+                    await self.fetch_one(
                         query("insert_jobs"), bulk_statement(missing(params, held))
                     )
                 )

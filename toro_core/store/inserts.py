@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from toro_core.store.base import Row
 
 
-def bulk_ids(params: dict[str, Any], written: Sequence[Row]) -> list[int] | None:
-    """The id of each input row of a bulk insert, from the rows written (or found holding
-    their unique key); ``None`` while a unique row's job is still unknown."""
-    keys: list[str | None] = params["unique_keys"]
-    if keys.count(None) == len(keys):
-        return [row["id"] for row in written]
-    by_key = {row["unique_key"]: row["id"] for row in written if row["unique_key"] is not None}
-    plain = iter(row["id"] for row in written if row["unique_key"] is None)
-    ids: list[int] = []
-    for key in keys:
-        if key is None:
-            ids.append(next(plain))
-        elif key in by_key:
-            ids.append(by_key[key])
+@dataclasses.dataclass
+class Written:
+    """What the statements of one bulk insert wrote so far: the ids of the jobs without a
+    unique key, in input order, and the id of the job holding each unique key (written by
+    these statements, or found holding it)."""
+
+    plain: list[int] = dataclasses.field(default_factory=list)
+    by_key: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def add(self, row: Row | None) -> None:
+        """Take in the answer of one ``insert_jobs`` statement (one row of arrays)."""
+        if row is None:
+            return
+        keyed: list[int] = row["keyed_ids"]
+        if keyed:
+            holding = set(keyed)
+            self.plain.extend(i for i in row["ids"] if i not in holding)
+            self.by_key.update(zip(row["keys"], keyed, strict=True))
         else:
-            return None
-    return ids
+            self.plain.extend(row["ids"])
+
+    def hold(self, held: Sequence[Row]) -> None:
+        """Take in ``find_unique_ids``' answer: the jobs holding the keys not written."""
+        self.by_key.update((row["key"], row["id"]) for row in held if row["id"] is not None)
+
+    def ids(self, keys: Sequence[str | None]) -> list[int] | None:
+        """The id of each input row (its unique key given in ``keys``, ``None`` for none);
+        ``None`` while a unique row's job is still unknown."""
+        if keys.count(None) == len(keys):
+            return self.plain
+        plain = iter(self.plain)
+        ids: list[int] = []
+        for key in keys:
+            if key is None:
+                ids.append(next(plain))
+            elif key in self.by_key:
+                ids.append(self.by_key[key])
+            else:
+                return None
+        return ids
 
 
 def bulk_statement(params: dict[str, Any]) -> dict[str, Any]:

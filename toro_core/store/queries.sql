@@ -73,8 +73,9 @@ SELECT k.key, t.id
     ON t.unique_key = k.key AND t.status IN ('queued', 'scheduled', 'running', 'blocked');
 
 -- name: insert_jobs
--- Inserts many jobs of one worker class in one statement and returns the ids written in input
--- order; one NOTIFY for the statement when they are queued. %(args)s is one JSON array of the
+-- Inserts many jobs of one worker class in one statement and returns one row: the ids written,
+-- in input order (one array, not a row per job), and the unique keys written with their ids;
+-- one NOTIFY for the statement when they are queued. %(args)s is one JSON array of the
 -- jobs' argument arrays, %(kwargs)s one of their keyword objects or NULL when none has any;
 -- a text array left empty (no job has a name, a unique key, a limit key) reads as NULLs. A unique job whose key another
 -- waiting or running job holds is not written (ON CONFLICT); the caller finds that job's id.
@@ -114,7 +115,13 @@ WITH limit_rows AS (
 ), woken AS (
     SELECT pg_notify('toro_jobs', %(queue)s) WHERE %(status)s = 'queued'
 )
-SELECT id, unique_key FROM inserted WHERE (SELECT count(*) FROM woken) >= 0 ORDER BY id;
+SELECT COALESCE(array_agg(id ORDER BY id), '{}') AS ids,
+       COALESCE(array_agg(unique_key ORDER BY id) FILTER (WHERE unique_key IS NOT NULL), '{}')
+           AS keys,
+       COALESCE(array_agg(id ORDER BY id) FILTER (WHERE unique_key IS NOT NULL), '{}')
+           AS keyed_ids
+  FROM inserted
+ WHERE (SELECT count(*) FROM woken) >= 0;
 
 -- name: claim_jobs_plain
 -- claim_jobs for the common case, where no limit is in play: the jobs it would take are all

@@ -7,7 +7,7 @@ from typing import Any
 
 from toro_core.job import Job
 from toro_core.store.base import Row, SyncStore
-from toro_core.store.inserts import bulk_ids, bulk_statement, insert_statement, missing
+from toro_core.store.inserts import Written, bulk_statement, insert_statement, missing
 from toro_core.store.queries import query
 
 
@@ -26,19 +26,18 @@ class CoreSyncStore(SyncStore):
                 return Job.from_row(held).evolve(duplicate=True)
 
     def insert_jobs(self, params: dict[str, Any]) -> list[int]:
-        written = self.fetch_all(query("insert_jobs"), bulk_statement(params))
+        written = Written()
+        written.add(self.fetch_one(query("insert_jobs"), bulk_statement(params)))
         while True:
-            ids = bulk_ids(params, written)
+            ids = written.ids(params["unique_keys"])
             if ids is not None:
                 return ids
             keys = [k for k in params["unique_keys"] if k is not None]
             held = self.fetch_all(query("find_unique_ids"), {"keys": keys})
-            written.extend(
-                {"id": row["id"], "unique_key": row["key"]} for row in held if row["id"] is not None
-            )
-            if any(row["id"] is None for row in held):
-                written.extend(
-                    self.fetch_all(query("insert_jobs"), bulk_statement(missing(params, held)))
+            written.hold(held)
+            if any(row["id"] is None for row in held):  # finished meanwhile: insert again
+                written.add(
+                    self.fetch_one(query("insert_jobs"), bulk_statement(missing(params, held)))
                 )
 
     def waiting_jobs(self, class_name: str, limit: int = 1000) -> list[Job]:
