@@ -92,16 +92,18 @@ def index_cost(conninfo: str, jobs: int = 5_000, history: int = 20_000) -> None:
     from toro_core import migrate
     from toro_core.app import Toro
     from toro_core.store import query
+    from toro_core.store.claims import plain_claim
+    from toro_core.store.inserts import bulk_statement
     from toro_core.testing import with_database
 
     scratch = with_database(conninfo, "toro_monitor_idxprobe")
     keys = ("WAL Records", "WAL Bytes", "Shared Hit Blocks", "Shared Read Blocks")
 
     def explain(
-        conn: psycopg.Connection[Any], name: str, params: Any, totals: dict[str, float]
+        conn: psycopg.Connection[Any], statement: str, params: Any, totals: dict[str, float]
     ) -> None:
         text = "\n".join(
-            line for line in query(name).splitlines() if not line.lstrip().startswith("--")
+            line for line in statement.splitlines() if not line.lstrip().startswith("--")
         )
         plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) " + text, params)
         row = plan.fetchone()
@@ -140,7 +142,7 @@ def index_cost(conninfo: str, jobs: int = 5_000, history: int = 20_000) -> None:
                     "unique_keys": [None] * n,
                     "limit_keys": [None] * n,
                 }
-                explain(conn, "insert_jobs", params, totals["enqueue"])
+                explain(conn, query("insert_jobs"), bulk_statement(params), totals["enqueue"])
             conn.execute("VACUUM ANALYZE toro_jobs")
             owner = uuid.uuid4()
             process = {"id": owner, "host": "h", "pid": 1, "queues": ["default"]}
@@ -149,7 +151,8 @@ def index_cost(conninfo: str, jobs: int = 5_000, history: int = 20_000) -> None:
             while done < jobs:
                 claim = {"queue": "default", "queues": ["default"], "after_rank": 0}
                 claim |= {"after": after, "limit": 10, "owner": owner, "started_by": "h:1"}
-                explain(conn, "claim_jobs", claim, totals["claim"])
+                claim |= {"relaxed": False}
+                explain(conn, plain_claim(10), claim, totals["claim"])
                 claimed = conn.execute(
                     "SELECT id, attempt FROM toro_jobs WHERE locked_by = %s AND status = 'running'",
                     (owner,),
@@ -158,9 +161,9 @@ def index_cost(conninfo: str, jobs: int = 5_000, history: int = 20_000) -> None:
                     break
                 ids = [row[0] for row in claimed]
                 after = max(ids)
-                finish = {"owner": owner, "status": "complete", "ids": ids}
+                finish = {"owner": owner, "status": "complete", "ids": ids, "relaxed": False}
                 finish |= {"attempts": [row[1] for row in claimed], "durations": [0.001] * len(ids)}
-                explain(conn, "finish_jobs_plain", finish, totals["finish"])
+                explain(conn, query("finish_jobs_plain"), finish, totals["finish"])
                 done += len(ids)
         return {step: {k: v / jobs for k, v in t.items()} for step, t in totals.items()}
 
