@@ -136,15 +136,19 @@ def test_await_result_from_async_code(toro_app, start_worker):
     start_worker(*WORKER)
 
     async def main() -> None:
-        assert await toro_app.await_result(done.id, timeout=20) == {"async": "wait"}
-        with pytest.raises(JobFailed, match="ValueError: nope"):
-            await toro_app.await_result(failed.id, timeout=20)
-        late = await Returns.aperform_async("late")
-        assert await toro_app.await_result(late.id, timeout=20) == "late"
-        queued = ReturnsWhenDone.perform_async(5)
-        toro_app.cancel(queued.id)  # cancelled before a worker claims it, or while running
-        with pytest.raises(JobCancelled):
-            await toro_app.await_result(queued.id, timeout=20)
+        try:
+            assert await toro_app.await_result(done.id, timeout=20) == {"async": "wait"}
+            with pytest.raises(JobFailed, match="ValueError: nope"):
+                await toro_app.await_result(failed.id, timeout=20)
+            late = await Returns.aperform_async("late")
+            assert await toro_app.await_result(late.id, timeout=20) == "late"
+            queued = ReturnsWhenDone.perform_async(5)
+            toro_app.cancel(queued.id)  # cancelled before a worker claims it, or while running
+            with pytest.raises(JobCancelled):
+                await toro_app.await_result(queued.id, timeout=20)
+        finally:
+            # the async client's pool was opened in this loop: closed in it, before it ends
+            await toro_app.aclient.close()
 
     anyio.run(main)
 
