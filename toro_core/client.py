@@ -80,20 +80,11 @@ def bulk_params(
     limits = app.check_worker(worker_class)
     app.statuses[status]
     qualname = worker_class.__qualname__
-    arg_lists: list[Sequence[Any]] = []
-    kwarg_dicts: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        if isinstance(item, (list, tuple)):
-            arg_lists.append(item)
-            kwarg_dicts.append(_NO_KWARGS)
-        elif isinstance(item, Call):
-            arg_lists.append(item.args)
-            kwarg_dicts.append(item.kwargs)
-        else:
-            raise TypeError(
-                f"{qualname}.perform_bulk: item {index} is a {type(item).__name__}; each item "
-                "is a tuple of perform's arguments or a Call(*args, **kwargs)"
-            )
+    given: list[Any] = list(items)
+    arg_lists: list[Sequence[Any]] = given  # the common case: tuples of positional arguments
+    kwarg_dicts: list[dict[str, Any]] | None = None  # None: no item has keyword arguments
+    if not all(type(item) is tuple for item in given):
+        arg_lists, kwarg_dicts = _split_calls(given, qualname)
 
     def owner(index: int) -> str:
         return f"{qualname}.perform_bulk item {index}"
@@ -101,23 +92,24 @@ def bulk_params(
     encoded = encode_many(arg_lists, lambda args, who: encode_args(args, owner=who), owner)
     encoded_kwargs = (
         encode_many(kwarg_dicts, lambda kwargs, who: encode_kwargs(kwargs, owner=who), owner)
-        if any(kwarg_dicts)
-        else ["{}"] * len(kwarg_dicts)
+        if kwarg_dicts is not None and any(kwarg_dicts)
+        else ["{}"] * len(arg_lists)
     )
-    calls = list(zip(arg_lists, kwarg_dicts, strict=True))
     namer = app.job_namer(worker_class)
-    nothing: list[str | None] = [None] * len(calls)
+    unique = _may_be_unique(worker_class)
+    calls = (
+        list(zip(arg_lists, kwarg_dicts or [_NO_KWARGS] * len(arg_lists), strict=True))
+        if namer or unique or limits.limited
+        else []
+    )
+    nothing: list[str | None] = [None] * len(arg_lists)
     return {
         "queue": _queue(worker_class, queue),
         "class_name": worker_class.class_name(),
         "args": encoded,
         "kwargs": encoded_kwargs,
         "names": [namer(a, k) for a, k in calls] if namer else nothing,
-        "unique_keys": (
-            [unique_key(worker_class, a, k) for a, k in calls]
-            if _may_be_unique(worker_class)
-            else nothing
-        ),
+        "unique_keys": ([unique_key(worker_class, a, k) for a, k in calls] if unique else nothing),
         "limit_keys": (
             [limit_key(worker_class, limits, a, k) for a, k in calls] if limits.limited else nothing
         ),
@@ -133,6 +125,28 @@ def bulk_params(
 
 #: The keyword arguments of a bulk item given as a plain tuple (shared, never changed).
 _NO_KWARGS: dict[str, Any] = {}
+
+
+def _split_calls(
+    items: list[Any], qualname: str
+) -> tuple[list[Sequence[Any]], list[dict[str, Any]]]:
+    """The positional and keyword arguments of each bulk item (a list or tuple of arguments,
+    or a :class:`Call`); a ``TypeError`` naming the first item that is neither."""
+    arg_lists: list[Sequence[Any]] = []
+    kwarg_dicts: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, (list, tuple)):
+            arg_lists.append(item)
+            kwarg_dicts.append(_NO_KWARGS)
+        elif isinstance(item, Call):
+            arg_lists.append(item.args)
+            kwarg_dicts.append(item.kwargs)
+        else:
+            raise TypeError(
+                f"{qualname}.perform_bulk: item {index} is a {type(item).__name__}; each item "
+                "is a tuple of perform's arguments or a Call(*args, **kwargs)"
+            )
+    return arg_lists, kwarg_dicts
 
 
 def _may_be_unique(worker_class: type[Worker]) -> bool:
