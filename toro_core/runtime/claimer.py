@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 
 from toro_core.runtime.outcomes import some_ids
 from toro_core.runtime.retry import TRANSIENT, Retry
