@@ -42,6 +42,8 @@ _DOCUMENTS: tuple[tuple[str, type[Any]], ...] = (
 )
 #: How many of :data:`JOB_COLUMNS` every row must have.
 _REQUIRED = JOB_COLUMNS.index("kwargs")
+#: A row holding all of these is read positionally (the kernel's own queries select them all).
+_EVERY_COLUMN = frozenset(JOB_COLUMNS)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,6 +106,13 @@ class Job:
     def from_row(cls, row: Mapping[str, Any]) -> Job:
         """Build a Job from a mapping holding :data:`JOB_COLUMNS` (those added after the
         seed's, from ``kwargs`` on, may be missing: a plugin's older query still works)."""
+        if row.keys() >= _EVERY_COLUMN:
+            # the common case (every claim): the fields in column order, without building a
+            # dict of keyword arguments first (half the time of a claimed job's reading)
+            every = [row[name] for name in JOB_COLUMNS]
+            if every[-1] is None:  # headers NULL: no plugin set any
+                every[-1] = {}
+            return cls(*every)
         values = {name: row[name] for name in JOB_COLUMNS[:_REQUIRED]}
         values.update({name: row[name] for name in JOB_COLUMNS[_REQUIRED:] if name in row})
         if values.get("headers", {}) is None:  # NULL: no plugin set any
