@@ -21,6 +21,7 @@ from toro_core.job import Job
 from toro_core.store.base import Row, fetch_all
 from toro_core.store.claims import plain_claim
 from toro_core.store.inserts import Written, bulk_statement, insert_statement, missing
+from toro_core.store.literals import float_array, int_array
 from toro_core.store.queries import query
 from toro_core.store.records import PendingOutcome
 from toro_core.store.upkeep import UpkeepStatements
@@ -177,9 +178,9 @@ class CoreStore(UpkeepStatements):
                         "relaxed": self.relaxed_commit,
                         "owner": owner,
                         "status": status,
-                        "ids": [o.id for o in group],
-                        "attempts": [o.attempt for o in group],
-                        "durations": [o.duration for o in group],
+                        "ids": int_array(o.id for o in group),
+                        "attempts": int_array(o.attempt for o in group),
+                        "durations": float_array(o.duration for o in group),
                     },
                 )
                 accepted.update(row["id"] for row in rows)
