@@ -22,11 +22,14 @@ from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import ExecStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from toro_core.store.errors import translated
+
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 #: A statement: a query text, or a query composed with :mod:`psycopg.sql`.
 Query: TypeAlias = "str | sql.Composable"
@@ -83,7 +86,7 @@ class Store:
         """Every row of ``query`` as a dict."""
         async with self.connection() as conn, self._cursor(conn) as cur:
             await cur.execute(query, params)  # type: ignore[arg-type]
-            return await cur.fetchall() if cur.description else []
+            return await cur.fetchall() if _has_rows(cur) else []
 
     async def fetch_one(self, query: Query, params: Params = None) -> Row | None:
         """The first row of ``query`` as a dict, or ``None``."""
@@ -102,13 +105,20 @@ class Store:
             return cur.rowcount
 
 
+def _has_rows(cur: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
+    """Whether the statement just run returned rows (``cursor.description`` says the same
+    but builds a column object per column each time: 8 us for a claim's 21 columns)."""
+    result = cur.pgresult
+    return result is not None and result.status == TUPLES_OK
+
+
 async def fetch_all(
     conn: psycopg.AsyncConnection[Any], query: Query, params: Params = None
 ) -> list[Row]:
     """Every row of ``query`` on ``conn``, as dicts (for statements inside a transaction)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)  # type: ignore[arg-type]
-        return await cur.fetchall() if cur.description else []
+        return await cur.fetchall() if _has_rows(cur) else []
 
 
 class SyncStore:
@@ -152,7 +162,7 @@ class SyncStore:
     def fetch_all(self, query: Query, params: Params = None) -> list[Row]:
         with self.connection() as conn, self._cursor(conn) as cur:
             cur.execute(query, params)  # type: ignore[arg-type]
-            return cur.fetchall() if cur.description else []
+            return cur.fetchall() if _has_rows(cur) else []
 
     def fetch_one(self, query: Query, params: Params = None) -> Row | None:
         with self.connection() as conn, self._cursor(conn) as cur:
