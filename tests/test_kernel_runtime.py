@@ -195,3 +195,17 @@ def test_an_enqueue_wakes_an_idle_worker_without_polling(toro_app, toro_db, star
         assert _statuses(toro_db).get("complete") == 6
     wait_for(lambda: _statuses(toro_db).get("complete") == 7, timeout=5)
     assert job.id
+
+
+def test_an_outcome_batch_writes_each_jobs_own_run_time(toro_app, toro_db):
+    ids = [SleepAsync.perform_async(seconds).id for seconds in (0.05, 0.3, 0.6)]
+    with toro_app.background_worker(concurrency=3):
+        wait_for(lambda: _statuses(toro_db).get("complete") == 3, timeout=20)
+    taken = dict(
+        rows(
+            toro_db,
+            "SELECT id, extract(epoch FROM finished_at - started_at)::float8 FROM toro_jobs",
+        )
+    )
+    for job_id, seconds in zip(ids, (0.05, 0.3, 0.6), strict=True):
+        assert seconds <= taken[job_id] < seconds + 0.5, taken
