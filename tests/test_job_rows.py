@@ -1,11 +1,16 @@
 """Reading a Job from a row: every column (read positionally, the claim's case) or the seed's
-columns only (a plugin's older query), both giving the same job."""
+columns only (a plugin's older query), both giving the same job; the claim statements' rows
+are of the first kind."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
+import anyio
+
+from toro_core import Toro, Worker
 from toro_core.job import JOB_COLUMNS, Job
 
 NOW = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
@@ -64,3 +69,62 @@ def test_an_unreadable_document_still_gives_a_job_that_says_why():
     job = Job.from_json_row({**ROW, "args": "[" * 200 + "]" * 200})
     assert job.args == [] and job.undecodable and job.undecodable.startswith("args:")
     assert job.id == 7 and job.kwargs == {"urgent": True}
+
+
+class Reading(Job):
+    """A Job that records how it was built: positionally or by keyword."""
+
+    built: list[tuple[int, list[str]]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        Reading.built.append((len(args), sorted(kwargs)))
+        super().__init__(*args, **kwargs)
+
+
+def test_a_claimed_row_without_a_result_is_read_positionally():
+    """The claim does not read ``result``; its rows still take the positional way."""
+    Reading.built.clear()
+    claimed = {name: value for name, value in ROW.items() if name != "result"}
+    job = Reading.from_json_row(claimed)
+    assert Reading.built == [(len(JOB_COLUMNS), [])]
+    assert dataclasses.asdict(job) == dataclasses.asdict(Job.from_json_row(ROW))
+
+
+class Noted(Worker):
+    def perform(self, note: str) -> None:
+        pass
+
+
+def test_the_claim_statements_return_every_column_but_the_result(toro_db):
+    """Both claims (the plain one and the one that knows limits) answer the job's columns, all
+    but ``result``, so a claimed job is read positionally (the test above)."""
+    from toro_core.store import CoreStore, aconnect
+    from toro_core.store.claims import plain_claim
+    from toro_core.store.queries import query
+
+    app = Toro(toro_db, load_entry_points=False)
+    Noted.toro_app = app
+    owner = "00000000-0000-0000-0000-0000000000dd"
+
+    async def claimed_columns(statement: str) -> set[str]:
+        conn = await aconnect(toro_db)
+        async with conn:
+            await conn.execute(
+                "INSERT INTO toro_processes (id, host, pid, queues, concurrency)"
+                " VALUES (%s, 'h', 1, '{default}', 10) ON CONFLICT DO NOTHING",
+                (owner,),
+            )
+            rows = await CoreStore(connection=conn).fetch_all(
+                statement,
+                {"queue": "default", "queues": ["default"], "after_rank": -101, "after": 0,
+                 "limit": 1, "owner": owner, "started_by": "h:1", "relaxed": False},
+            )  # fmt: skip
+            assert len(rows) == 1 and rows[0]["id"] is not None
+            return set(rows[0])
+
+    try:
+        Noted.perform_bulk([("a",), ("b",)])
+        for statement in (plain_claim(1), query("claim_jobs")):
+            assert anyio.run(claimed_columns, statement) | {"result"} == set(JOB_COLUMNS)
+    finally:
+        app.close()

@@ -126,6 +126,9 @@ class Job:
         so a row no worker could use becomes a job with :attr:`undecodable` set, never an
         error."""
         values = dict(row)
+        # the claim does not read ``result`` (an attempt starting has none to use); naming it
+        # lets the row be read positionally, as one holding every column
+        values.setdefault("result", None)
         problems = []
         for column, kind in _DOCUMENTS:
             try:
