@@ -1,17 +1,16 @@
 """Reading a Job from a row: every column (read positionally, the claim's case) or the seed's
-columns only (a plugin's older query), both giving the same job; the claim statements' rows
-are of the first kind."""
+columns only (a plugin's older query), both giving the same job; a claim's row, a tuple read
+by position, and the claim statements' columns."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 
 from toro_core import Toro, Worker
-from toro_core.job import JOB_COLUMNS, Job
+from toro_core.job import CLAIM_COLUMNS, JOB_COLUMNS, Job
 
 NOW = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
 ROW = {
@@ -71,23 +70,16 @@ def test_an_unreadable_document_still_gives_a_job_that_says_why():
     assert job.id == 7 and job.kwargs == {"urgent": True}
 
 
-class Reading(Job):
-    """A Job that records how it was built: positionally or by keyword."""
-
-    built: list[tuple[int, list[str]]] = []
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        Reading.built.append((len(args), sorted(kwargs)))
-        super().__init__(*args, **kwargs)
-
-
-def test_a_claimed_row_without_a_result_is_read_positionally():
-    """The claim does not read ``result``; its rows still take the positional way."""
-    Reading.built.clear()
-    claimed = {name: value for name, value in ROW.items() if name != "result"}
-    job = Reading.from_json_row(claimed)
-    assert Reading.built == [(len(JOB_COLUMNS), [])]
-    assert dataclasses.asdict(job) == dataclasses.asdict(Job.from_json_row(ROW))
+def test_a_claimed_row_reads_by_position_as_the_same_job():
+    """A claim's row is a tuple of CLAIM_COLUMNS (every column but ``result``), read by
+    position; the job is the one its mapping reads as, and a bad document is reported."""
+    assert CLAIM_COLUMNS == tuple(name for name in JOB_COLUMNS if name != "result")
+    claimed = tuple(ROW[name] for name in CLAIM_COLUMNS)
+    assert Job.from_claim_row(claimed) == Job.from_json_row(ROW)
+    bad = tuple("{" * 200 + "}" * 200 if name == "kwargs" else ROW[name] for name in CLAIM_COLUMNS)
+    job = Job.from_claim_row(bad)
+    assert job.kwargs == {} and job.undecodable and job.undecodable.startswith("kwargs:")
+    assert job.args == [{"to": "a@example.com"}] and job.result is None
 
 
 class Noted(Worker):
@@ -95,10 +87,10 @@ class Noted(Worker):
         pass
 
 
-def test_the_claim_statements_return_every_column_but_the_result(toro_db):
-    """Both claims (the plain one and the one that knows limits) answer the job's columns, all
-    but ``result``, so a claimed job is read positionally (the test above)."""
-    from toro_core.store import CoreStore, aconnect
+def test_the_claim_statements_return_the_claim_columns_in_order(toro_db):
+    """Both claims (the plain one and the one that knows limits) answer CLAIM_COLUMNS in that
+    order, which :meth:`Job.from_claim_row` reads by position."""
+    from toro_core.store import aconnect
     from toro_core.store.claims import plain_claim
     from toro_core.store.queries import query
 
@@ -106,7 +98,7 @@ def test_the_claim_statements_return_every_column_but_the_result(toro_db):
     Noted.toro_app = app
     owner = "00000000-0000-0000-0000-0000000000dd"
 
-    async def claimed_columns(statement: str) -> set[str]:
+    async def claimed_columns(statement: str) -> tuple[str, ...]:
         conn = await aconnect(toro_db)
         async with conn:
             await conn.execute(
@@ -114,17 +106,17 @@ def test_the_claim_statements_return_every_column_but_the_result(toro_db):
                 " VALUES (%s, 'h', 1, '{default}', 10) ON CONFLICT DO NOTHING",
                 (owner,),
             )
-            rows = await CoreStore(connection=conn).fetch_all(
+            cur = await conn.execute(
                 statement,
                 {"queue": "default", "queues": ["default"], "after_rank": -101, "after": 0,
                  "limit": 1, "owner": owner, "started_by": "h:1", "relaxed": False},
             )  # fmt: skip
-            assert len(rows) == 1 and rows[0]["id"] is not None
-            return set(rows[0])
+            assert len(await cur.fetchall()) == 1 and cur.description is not None
+            return tuple(column.name for column in cur.description)
 
     try:
         Noted.perform_bulk([("a",), ("b",)])
         for statement in (plain_claim(1), query("claim_jobs")):
-            assert anyio.run(claimed_columns, statement) | {"result"} == set(JOB_COLUMNS)
+            assert anyio.run(claimed_columns, statement) == CLAIM_COLUMNS
     finally:
         app.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,11 @@ _DOCUMENTS: tuple[tuple[str, type[Any]], ...] = (
 _REQUIRED = JOB_COLUMNS.index("kwargs")
 #: A row holding all of these is read positionally (the kernel's own queries select them all).
 _EVERY_COLUMN = frozenset(JOB_COLUMNS)
+#: The columns of a claim's rows, in this order: every one but ``result`` (an attempt starting
+#: has none to use), the JSON ones as text (see :meth:`Job.from_claim_row`).
+CLAIM_COLUMNS = tuple(name for name in JOB_COLUMNS if name != "result")
+_CLAIM_DOCUMENTS = tuple((CLAIM_COLUMNS.index(name), name, kind) for name, kind in _DOCUMENTS)
+_RESULT_AT = JOB_COLUMNS.index("result")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,9 +131,6 @@ class Job:
         so a row no worker could use becomes a job with :attr:`undecodable` set, never an
         error."""
         values = dict(row)
-        # the claim does not read ``result`` (an attempt starting has none to use); naming it
-        # lets the row be read positionally, as one holding every column
-        values.setdefault("result", None)
         problems = []
         for column, kind in _DOCUMENTS:
             try:
@@ -137,6 +139,22 @@ class Job:
                 values[column] = kind()
                 problems.append(f"{column}: {exc}")
         job = cls.from_row(values)
+        return job.evolve(undecodable="; ".join(problems)) if problems else job
+
+    @classmethod
+    def from_claim_row(cls, row: Sequence[Any]) -> Job:
+        """:meth:`from_json_row` for a claim's row: a tuple of :data:`CLAIM_COLUMNS` in that
+        order, read by position (no dict per row: this is every job a worker runs)."""
+        values = list(row)
+        problems = []
+        for index, column, kind in _CLAIM_DOCUMENTS:
+            try:
+                values[index] = decode_document(values[index], kind)
+            except UndecodableError as exc:
+                values[index] = kind()
+                problems.append(f"{column}: {exc}")
+        values.insert(_RESULT_AT, None)
+        job = cls(*values)
         return job.evolve(undecodable="; ".join(problems)) if problems else job
 
     def evolve(self, **changes: Any) -> Job:

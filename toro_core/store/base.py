@@ -23,7 +23,7 @@ from typing import Any, TypeAlias, TypeVar
 import psycopg
 from psycopg import sql
 from psycopg.pq import ExecStatus
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -94,6 +94,15 @@ class Store:
             await cur.execute(query, params)  # type: ignore[arg-type]
             return await cur.fetchone()
 
+    async def fetch_tuples(self, query: Query, params: Params = None) -> list[tuple[Any, ...]]:
+        """Every row of ``query`` as a tuple in the statement's column order (no dict per row,
+        for a caller that knows the columns and reads many rows)."""
+        async with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            if self._connection is not None:
+                _json_rows(cur)
+            await cur.execute(query, params)  # type: ignore[arg-type]
+            return await cur.fetchall() if _has_rows(cur) else []
+
     def _cursor(self, conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncCursor[Row]:
         cur = conn.cursor(row_factory=dict_row)
         return _json_rows(cur) if self._connection is not None else cur
@@ -119,6 +128,15 @@ async def fetch_all(
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)  # type: ignore[arg-type]
         return await cur.fetchall() if _has_rows(cur) else []
+
+
+async def fetch_column(
+    conn: psycopg.AsyncConnection[Any], query: Query, params: Params = None
+) -> list[Any]:
+    """The first column of every row of ``query`` on ``conn`` (ids a statement answers)."""
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(query, params)  # type: ignore[arg-type]
+        return [row[0] for row in await cur.fetchall()] if _has_rows(cur) else []
 
 
 class SyncStore:
@@ -178,7 +196,7 @@ class SyncStore:
             return conn.execute(query, params).rowcount  # type: ignore[arg-type]
 
 
-_C = TypeVar("_C", psycopg.Cursor[Row], psycopg.AsyncCursor[Row])
+_C = TypeVar("_C", psycopg.Cursor[Any], psycopg.AsyncCursor[Any])
 
 
 def _json_rows(cur: _C) -> _C:

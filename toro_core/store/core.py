@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from toro_core.job import Job
-from toro_core.store.base import Row, fetch_all
+from toro_core.store.base import Row, fetch_all, fetch_column
 from toro_core.store.claims import plain_claim
 from toro_core.store.inserts import Written, bulk_statement, insert_statement, missing
 from toro_core.store.literals import float_array, int_array
@@ -130,10 +130,10 @@ class CoreStore(UpkeepStatements):
         it claims nothing when a limit is in play for the jobs it would take, and then this
         returns ``None`` (call again with ``plain=False``).
 
-        Each job's JSON is read on its own (:meth:`Job.from_json_row`): a row that cannot be
+        Each job's JSON is read on its own (:meth:`Job.from_claim_row`): a row that cannot be
         read comes back with ``undecodable`` set, for the executor to fail, and never breaks
         the claim of the others."""
-        rows = await self.fetch_all(
+        rows = await self.fetch_tuples(
             plain_claim(limit) if plain else query("claim_jobs"),
             {
                 "queue": queues[0],
@@ -146,9 +146,9 @@ class CoreStore(UpkeepStatements):
                 "relaxed": self.relaxed_commit,
             },
         )
-        if plain and rows and rows[-1]["id"] is None:
-            return None  # a limit is in play: claim_jobs decides
-        jobs = [Job.from_json_row(row) for row in rows]
+        if plain and rows and rows[-1][0] is None:
+            return None  # a limit is in play: claim_jobs decides (the row's id is NULL)
+        jobs = [Job.from_claim_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.id))
         return jobs
 
@@ -171,7 +171,7 @@ class CoreStore(UpkeepStatements):
         single = len(plain) + bool(rich) == 1
         async with self.connection() if single else self.transaction() as conn:
             for status, group in plain.items():
-                rows = await fetch_all(
+                written = await fetch_column(
                     conn,
                     query("finish_jobs_plain"),
                     {
@@ -183,7 +183,7 @@ class CoreStore(UpkeepStatements):
                         "durations": float_array(o.duration for o in group),
                     },
                 )
-                accepted.update(row["id"] for row in rows)
+                accepted.update(written)
             if rich:
                 rows = await fetch_all(
                     conn,
