@@ -61,6 +61,8 @@ class Executor:
         self._instances: dict[str, Worker | BaseException] = {}
         #: The ``job_middleware`` of each class run so far, by class name (outermost first).
         self._middleware: dict[str, tuple[Callable[[Execution], Any], ...]] = {}
+        #: Whether each class's ``perform`` is ``async def``, by class name.
+        self._asynchronous: dict[str, bool] = {}
         #: Attempts run so far, by the status they ended with (read by the summary line).
         self.finished: collections.Counter[str] = collections.Counter()
 
@@ -75,6 +77,7 @@ class Executor:
                 self.app.check_worker(cls)
                 found = cls()
                 self._middleware[class_name] = self.app.middleware_for(cls)
+                self._asynchronous[class_name] = inspect.iscoroutinefunction(found.perform)
             except (ToroError, TypeError, ValueError) as exc:
                 found = exc
             self._instances[class_name] = found
@@ -259,7 +262,7 @@ class Executor:
         """Call ``perform``; ``sys.exit()`` in a job fails the job, not the process."""
         perform, args, kwargs = worker.perform, job.args, job.kwargs
         try:
-            if inspect.iscoroutinefunction(perform):
+            if self._asynchronous[job.class_name]:
                 return await perform(*args, **kwargs)
             result = await self.threads.run(lambda: perform(*args, **kwargs))
             if inspect.isawaitable(result):  # a sync def that returned a coroutine

@@ -98,8 +98,8 @@ class Rollup:
             cell = self.cells[key] = Cell()
         cell.jobs += 1
         cell.duration += duration
-        due = job.scheduled_at or job.created_at
-        cell.wait.observe(max(0.0, (started - due).total_seconds()))
+        wait = (started - (job.scheduled_at or job.created_at)).total_seconds()
+        cell.wait.observe(wait if wait > 0.0 else 0.0)
 
     def take(self) -> dict[Key, Cell]:
         """Everything counted so far (and forget it)."""

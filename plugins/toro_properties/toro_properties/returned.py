@@ -39,7 +39,8 @@ def finish(execution: Execution) -> Awaitable[None] | None:
     state = execution.state
     found = state.setdefault(STATE_KEY, ENDED)
     result = execution.result
-    if not isinstance(result, Mapping) or RETURN_KEY not in result:
+    # most attempts return None: no abstract-class check for them
+    if result is None or not isinstance(result, Mapping) or RETURN_KEY not in result:
         if isinstance(found, RunningJob):
             found.closed = True
         return None
