@@ -218,3 +218,52 @@ def test_job_enqueued_sees_bulk_jobs_inside_the_callers_transaction(make_app, to
         conn.rollback()
     assert seen == [[1, 2, 3], [4]]
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+
+class Greeted(Worker):
+    queue = "greetings"
+
+    @classmethod
+    def job_name(cls, who: object, *more: object, **options: object) -> str:
+        return f"to {who}"
+
+    def perform(self, who: object, *more: object, **options: object) -> None:
+        pass
+
+
+def test_a_bulk_without_keys_writes_what_the_full_statement_writes(toro_app, toro_db):
+    """A bulk with no unique key and no limit goes through insert_jobs_plain (no ON CONFLICT:
+    no speculative insertion per row); it writes the same rows, answers their ids in input
+    order and wakes workers the same way as insert_jobs, which keyed bulks still use."""
+    from toro_core.client import bulk_params
+    from toro_core.store import SyncStore, connect
+    from toro_core.store.inserts import bulk_query, bulk_statement
+    from toro_core.store.queries import query
+
+    items = [(1,), Call(2, flag=True), ("x", [3])]
+    statement = bulk_statement(bulk_params(toro_app, Greeted, items, priority=3))
+    assert bulk_query(statement) == "insert_jobs_plain"
+    assert bulk_query({**statement, "unique_keys": ["k", None, None]}) == "insert_jobs"
+    assert bulk_query({**statement, "limit_keys": ["Named", "Named", "Named"]}) == "insert_jobs"
+    columns = "queue, class_name, args, kwargs, name, status, scheduled_at, priority, properties, attempt, unique_key, limit_key, headers"  # noqa: E501
+    written = {}
+    with connect(toro_db) as listener:
+        listener.execute("LISTEN toro_jobs")
+        for name in ("insert_jobs", "insert_jobs_plain"):
+            with connect(toro_db) as own:
+                row = SyncStore(connection=own).fetch_one(query(name), statement)
+            assert row is not None and row["keys"] == [] and row["keyed_ids"] == []
+            ids = row["ids"]
+            assert len(ids) == 3 and ids == sorted(ids)
+            with connect(toro_db) as conn:
+                rows = conn.execute(
+                    f"SELECT {columns} FROM toro_jobs WHERE id = ANY(%s) ORDER BY id", (ids,)
+                ).fetchall()
+            written[name] = rows
+            told = list(listener.notifies(timeout=2, stop_after=1))
+            assert [(n.channel, n.payload) for n in told] == [("toro_jobs", "greetings")]
+    assert written["insert_jobs_plain"] == written["insert_jobs"]
+    assert [row["args"] for row in written["insert_jobs"]] == [[1], [2], ["x", [3]]]
+    assert [row["kwargs"] for row in written["insert_jobs"]] == [{}, {"flag": True}, {}]
+    assert [row["name"] for row in written["insert_jobs"]] == ["to 1", "to 2", "to x"]
+    assert {row["priority"] for row in written["insert_jobs"]} == {3}

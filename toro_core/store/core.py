@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from toro_core.job import Job
 from toro_core.store.base import Row, fetch_all, fetch_column
 from toro_core.store.claims import plain_claim
-from toro_core.store.inserts import Written, bulk_statement, insert_statement, missing
+from toro_core.store.inserts import Written, bulk_query, bulk_statement, insert_statement, missing
 from toro_core.store.literals import float_array, int_array
 from toro_core.store.queries import query
 from toro_core.store.records import PendingOutcome
@@ -65,7 +65,8 @@ class CoreStore(UpkeepStatements):
         """Insert the jobs of :func:`toro_core.client.bulk_params` in one statement; return
         the id of each input row (for a unique duplicate, the id of the job holding its key)."""
         written = Written()
-        written.add(await self.fetch_one(query("insert_jobs"), bulk_statement(params)))
+        statement = bulk_statement(params)
+        written.add(await self.fetch_one(query(bulk_query(statement)), statement))
         while True:
             ids = written.ids(params["unique_keys"])
             if ids is not None:

@@ -73,6 +73,13 @@ def bulk_statement(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def bulk_query(statement: dict[str, Any]) -> str:
+    """``insert_jobs``, or its lighter twin when no job of the bulk (``statement``, from
+    :func:`bulk_statement`) has a unique key or a limit."""
+    plain = not statement["unique_keys"] and not statement["limit_keys"]
+    return "insert_jobs_plain" if plain else "insert_jobs"
+
+
 def missing(params: dict[str, Any], held: Sequence[Row]) -> dict[str, Any]:
     """The bulk parameters of the rows whose key no job holds any more (to insert again)."""
     free = {row["key"] for row in held if row["id"] is None}

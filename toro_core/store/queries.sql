@@ -123,6 +123,30 @@ SELECT COALESCE(array_agg(id ORDER BY id), '{}') AS ids,
   FROM inserted
  WHERE (SELECT count(*) FROM woken) >= 0;
 
+-- name: insert_jobs_plain
+-- insert_jobs for jobs with no unique key and no limit (most bulk enqueues): the same rows, ids
+-- and wake-up, without the limits' steps and without ON CONFLICT, which makes every row a
+-- speculative insertion (a WAL record more per row, and a lock taken and released) even when
+-- no row has a key. %(names)s is an empty array when no job has a name.
+WITH inserted AS (
+    INSERT INTO toro_jobs (queue, class_name, args, kwargs, name, status, scheduled_at,
+                           priority, headers)
+    SELECT %(queue)s, %(class_name)s, u.args, COALESCE(u.kwargs, '{}'), u.name, %(status)s,
+           %(scheduled_at)s, %(priority)s, %(headers)s::jsonb
+      FROM ROWS FROM (jsonb_array_elements(%(args)s::jsonb),
+                      jsonb_array_elements(%(kwargs)s::jsonb),
+                      unnest(%(names)s::text[]))
+           WITH ORDINALITY AS u(args, kwargs, name, ord)
+     ORDER BY u.ord
+    RETURNING id
+), woken AS (
+    SELECT pg_notify('toro_jobs', %(queue)s) WHERE %(status)s = 'queued'
+)
+SELECT COALESCE(array_agg(id ORDER BY id), '{}') AS ids, '{}'::text[] AS keys,
+       '{}'::bigint[] AS keyed_ids
+  FROM inserted
+ WHERE (SELECT count(*) FROM woken) >= 0;
+
 -- name: claim_jobs_plain
 -- claim_jobs for the common case, where no limit is in play: the jobs it would take are all
 -- of classes without limits, in queues without a limit of their own. Then it claims them

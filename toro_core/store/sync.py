@@ -7,7 +7,7 @@ from typing import Any
 
 from toro_core.job import Job
 from toro_core.store.base import Row, SyncStore
-from toro_core.store.inserts import Written, bulk_statement, insert_statement, missing
+from toro_core.store.inserts import Written, bulk_query, bulk_statement, insert_statement, missing
 from toro_core.store.queries import query
 
 
@@ -27,7 +27,8 @@ class CoreSyncStore(SyncStore):
 
     def insert_jobs(self, params: dict[str, Any]) -> list[int]:
         written = Written()
-        written.add(self.fetch_one(query("insert_jobs"), bulk_statement(params)))
+        statement = bulk_statement(params)
+        written.add(self.fetch_one(query(bulk_query(statement)), statement))
         while True:
             ids = written.ids(params["unique_keys"])
             if ids is not None:
