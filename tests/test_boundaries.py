@@ -12,11 +12,21 @@ ROOT = Path(__file__).parent.parent
 #: The kernel modules a plugin may import: the package itself, its plugin API, and the test
 #: helpers (for a plugin's own tests).
 ALLOWED = {"toro_core", "toro_core.plugin", "toro_core.testing"}
+
+
+def in_a_plugins_tests(path: Path) -> bool:
+    """Whether ``path`` is in plugins/<plugin>/tests/: a plugin's own tests, which (like the
+    kernel's tests here) may check the plugin against the kernel's internals."""
+    parts = path.relative_to(ROOT).parts
+    return parts[0] == "plugins" and parts[2:3] == ("tests",)
+
+
+#: The modules of the plugins and the examples (the example application's tests included).
 PLUGIN_FILES = sorted(
     path
     for folder in ("plugins", "examples")
     for path in (ROOT / folder).rglob("*.py")
-    if ".venv" not in path.parts
+    if ".venv" not in path.parts and not in_a_plugins_tests(path)
 )
 
 

@@ -243,16 +243,20 @@ def test_the_kernel_and_monitor_suites_pass_through_pgbouncer(bouncer, toro_serv
     """The kernel's enqueue and run tests and the monitor's page tests as they are, every app
     and worker of their fixtures going through the pgbouncer (``TORO_TEST_PGBOUNCER``; LISTEN
     on the direct URL, as a deployment with ``TORO_LISTEN_DATABASE_URL`` does)."""
-    suites = ["test_kernel_enqueue.py", "test_kernel_runtime.py", "test_monitor.py"]
+    root = Path(__file__).parent.parent
+    suites = [
+        root / "tests" / "test_kernel_enqueue.py",
+        root / "tests" / "test_kernel_runtime.py",
+        root / "plugins" / "toro_monitor" / "tests" / "test_monitor.py",
+    ]
     env = dict(
         os.environ,
         TORO_TEST_PGBOUNCER=f"127.0.0.1:{bouncer.port}",
         TORO_TEST_DATABASE_URL=toro_server_url,
     )
-    tests = Path(__file__).parent
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", *(str(tests / name) for name in suites)],
-        cwd=tests.parent,
+        [sys.executable, "-m", "pytest", "-q", *map(str, suites)],
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,

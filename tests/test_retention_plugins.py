@@ -94,18 +94,6 @@ def test_a_schedule_keeps_ticking_once_while_its_jobs_are_pruned(toro_db, start_
     assert out.returncode == 0 and schedule in out.stdout, out.stderr
 
 
-# ------------------------------------------------------------------------------ django
-
-
-def test_the_django_worker_takes_the_retention_options(django_db):
-    from django.core.management import CommandError, call_command
-
-    with pytest.raises(CommandError, match="argument --keep-complete: 'soon' is not a duration"):
-        call_command("toro_worker", "--keep-complete", "soon")
-    with pytest.raises(CommandError, match="argument --keep-failed: '0s' would delete jobs"):
-        call_command("toro_worker", "--keep-failed", "0s")
-
-
 # ------------------------------------------------------------------------------ metrics
 
 

@@ -1,5 +1,5 @@
-"""Fixtures of the toro-django tests: the test project (tests/django_project) on each test's
-own database, and ``manage.py toro_worker`` processes started as users start them."""
+"""Fixtures of the toro-django tests: the test project (django_project, beside this file) on
+each test's own database, and ``manage.py toro_worker`` processes started as users start them."""
 
 from __future__ import annotations
 

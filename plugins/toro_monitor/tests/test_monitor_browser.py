@@ -6,9 +6,6 @@ Set ``TORO_MONITOR_SCREENSHOTS=1`` to write the screenshots of each page to docs
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,23 +15,12 @@ import psycopg
 import pytest
 import toro_example_plugin.plugin as example_plugin
 import toro_monitor.plugin as monitor_plugin
+from browser_support import CHROMIUM, chromium_page, free_port, shot
 from monitor_support import add_job, failed_properties
 from toro_monitor import MonitorOptions, create_app
 
 from toro_core.store import CoreSyncStore
 from toro_core.testing import rows, scalar, wait_for
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,12 +29,6 @@ pytestmark = [
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -76,46 +56,10 @@ def served(make_app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@contextlib.contextmanager
-def chromium_page(height: int = 860):  # type: ignore[no-untyped-def]
-    """A Chromium page; fails the test if the page's CSP refused anything (Chromium reports
-    each refusal on the console) or a script raised: the proof that htmx, the monitor's script
-    and plugin pages run under the policy."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1360, "height": height})
-        problems: list[str] = []
-        try:
-            page = context.new_page()
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(m.text)
-                    if m.type == "error"
-                    and ("Content Security Policy" in m.text or "eval" in m.text)
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            yield page
-        finally:
-            context.close()
-            browser.close()
-        assert problems == [], problems
-
-
 @pytest.fixture
 def page(tmp_path: Path):  # type: ignore[no-untyped-def]
     with chromium_page() as opened:
         yield opened
-
-
-def shot(page, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    folder = SCREENSHOTS if os.environ.get("TORO_MONITOR_SCREENSHOTS") else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
 
 
 def seed(toro_db: str) -> dict[str, int]:

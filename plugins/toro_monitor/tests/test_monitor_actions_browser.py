@@ -13,9 +13,9 @@ import psycopg
 import pytest
 import toro_monitor.plugin as monitor_plugin
 import toro_retry.plugin
+from browser_support import CHROMIUM, chromium_page, free_port, shot
 from control_workers import RUNS_TABLE, LongAsync
 from monitor_support import add_job, failed_properties
-from test_monitor_browser import CHROMIUM, chromium_page, free_port, shot
 from toro_monitor import MonitorOptions, create_app
 
 from toro_core.testing import as_default, scalar, wait_for

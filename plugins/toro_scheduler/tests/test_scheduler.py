@@ -17,7 +17,8 @@ from toro_scheduler.triggers import CronTrigger, IntervalTrigger, ticks_between
 from toro_core.errors import UnknownOptionError
 from toro_core.testing import as_default, run_toro
 
-HERE = Path(__file__).parent
+#: tests/ at the repository's root: scheduler_workers*.py, shared with the kernel's tests
+SHARED = Path(__file__).resolve().parents[3] / "tests"
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_schedule_options_need_the_plugin(toro_app):
 
 
 def run_cli(toro_db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_toro(*args, database_url=toro_db, plugins=["scheduler"], paths=[str(HERE)])
+    return run_toro(*args, database_url=toro_db, plugins=["scheduler"], paths=[str(SHARED)])
 
 
 def test_cli_lists_schedules_and_upcoming_jobs(scheduler_app, toro_db):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository: the workspace uv runs in
 VENV_BIN = str(Path(sys.executable).parent)
 PLAIN_PATH = f"{VENV_BIN}:/usr/bin:/bin"  # no /usr/sbin, no /sbin: where useradd lives
 

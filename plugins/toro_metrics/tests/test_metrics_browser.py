@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import toro_metrics.plugin as metrics_plugin
 import toro_monitor.plugin as monitor_plugin
+from browser_support import CHROMIUM, chromium_page, free_port, shot
 from metrics_workers import Boom, Quick
-from test_monitor_browser import CHROMIUM, chromium_page, free_port, shot
 from toro_monitor import MonitorOptions, create_app
 
 from toro_core.testing import as_default, rows, scalar, wait_for

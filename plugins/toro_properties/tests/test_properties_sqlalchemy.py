@@ -105,7 +105,7 @@ def test_failed_jobs_of_a_user_through_a_property_used_as_key(toro_app, toro_db,
 
 
 def test_the_readme_shows_this_mapping():
-    readme = Path(__file__).parents[1] / "plugins" / "toro_properties" / "README.md"
+    readme = Path(__file__).parents[1] / "README.md"  # toro-properties' README
     text = readme.read_text(encoding="utf-8")
     block = text[text.index("class Base(DeclarativeBase):") : text.index("with Session(engine)")]
     source = Path(__file__).read_text(encoding="utf-8")

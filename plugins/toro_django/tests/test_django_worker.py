@@ -163,3 +163,12 @@ def test_bad_worker_options_are_clear_errors(django_db):
         call_command("toro_worker", "--backend", "nope")
     with pytest.raises(CommandError, match="concurrency must be between 1 and 1000"):
         call_command("toro_worker", "-c", "0")
+
+
+def test_the_django_worker_takes_the_retention_options(django_db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="argument --keep-complete: 'soon' is not a duration"):
+        call_command("toro_worker", "--keep-complete", "soon")
+    with pytest.raises(CommandError, match="argument --keep-failed: '0s' would delete jobs"):
+        call_command("toro_worker", "--keep-failed", "0s")
