@@ -2,8 +2,10 @@
 Playwright driving Debian's chromium package, on pages that fail the test on any CSP refusal or
 script error.
 
-``shot`` writes a screenshot to docs/screenshots/ when ``TORO_MONITOR_SCREENSHOTS=1`` (the READMEs
-show them), otherwise to the test's temporary folder.
+``BROWSER`` marks a module's tests (skipped without Chromium), ``serve`` serves an ASGI app (the
+monitor) from a thread for as long as a test needs it, and ``shot`` writes a screenshot to
+docs/screenshots/ when ``TORO_MONITOR_SCREENSHOTS=1`` (the READMEs show them), otherwise to the
+test's temporary folder.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toro_core.testing import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -24,12 +33,37 @@ ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+#: ``pytestmark`` of a module of browser tests.
+BROWSER = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` (ASGI) served by uvicorn on a free local port from a thread; its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=15)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @contextlib.contextmanager

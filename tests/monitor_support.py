@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from typing import Any
 
 import psycopg
@@ -82,6 +83,20 @@ def failed_properties(message: str = "boom") -> dict[str, Any]:
 def row_ids(html: str) -> list[int]:
     """Job ids of the rows of a jobs table, in order."""
     return [int(i) for i in re.findall(r'<tr id="job-(\d+)"', html)]
+
+
+def walk_pages(client: Any, url: str, pages: int) -> list[int]:
+    """The job ids of the list at ``url`` and of the pages its "next" links lead to (htmx
+    partials, at most ``pages`` of them), in the order shown."""
+    seen: list[int] = []
+    for _ in range(pages):
+        text = client.get(url, headers={"HX-Request": "true"}).text
+        seen += row_ids(text)
+        following = text.split('class="next" href="')
+        if len(following) == 1:
+            break
+        url = unescape(following[1].split('"')[0])
+    return seen
 
 
 def csrf_token(html: str) -> str:

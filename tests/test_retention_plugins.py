@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterator
 
 import anyio
@@ -17,7 +16,7 @@ import psycopg
 import pytest
 import toro_monitor.plugin as monitor_plugin
 from litestar.testing import TestClient
-from monitor_support import add_job, row_ids
+from monitor_support import add_job, walk_pages
 from psycopg import sql
 from toro_monitor import MonitorOptions, create_app
 from toro_monitor import store as monitor_store
@@ -167,15 +166,7 @@ def test_running_jobs_are_merged_in_order(monitor, toro_db, sort, direction):
         expected = [
             i for (i,) in rows(toro_db, f"SELECT id FROM toro_jobs WHERE {where} ORDER BY {order}")
         ]
-        seen: list[int] = []
-        url = f"/jobs?sort={sort}&dir={direction}{query}"
-        for _ in range(20):
-            text = client.get(url, headers=HX).text
-            seen += row_ids(text)
-            following = text.split('class="next" href="')
-            if len(following) == 1:
-                break
-            url = html.unescape(following[1].split('"')[0])
+        seen = walk_pages(client, f"/jobs?sort={sort}&dir={direction}{query}", 20)
         assert seen == expected, (where, sort, direction)
 
 

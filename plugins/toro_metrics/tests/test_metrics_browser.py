@@ -3,44 +3,27 @@ show the jobs a worker ran, minute by minute, and it refreshes itself as more jo
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import toro_metrics.plugin as metrics_plugin
 import toro_monitor.plugin as monitor_plugin
-from browser_support import CHROMIUM, chromium_page, free_port, shot
+from browser_support import BROWSER, chromium_page, serve, shot
 from metrics_workers import Boom, Quick
 from toro_monitor import MonitorOptions, create_app
 
 from toro_core.testing import as_default, rows, scalar, wait_for
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture
 def served(make_app) -> Iterator[str]:
-    import uvicorn
-
     toro = make_app(plugins=[monitor_plugin, metrics_plugin])
     app = create_app(toro, MonitorOptions(basic_auth=None, poll_interval=1000))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=15)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture

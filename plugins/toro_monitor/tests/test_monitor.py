@@ -12,7 +12,7 @@ import toro_example_plugin.plugin as example_plugin
 import toro_monitor.plugin as monitor_plugin
 import toro_retry.plugin
 from litestar.testing import TestClient
-from monitor_support import XSS, add_job, csrf_token, failed_properties, row_ids
+from monitor_support import XSS, add_job, csrf_token, failed_properties, row_ids, walk_pages
 from toro_monitor import MonitorOptions, create_app
 from toro_monitor.options import AuthConfigError
 
@@ -121,15 +121,7 @@ def test_every_sort_pages_through_everything(monitor, toro_db, sort, direction):
     in_q1 = [job for i, job in enumerate(made) if i % 3 == 1]
     # without a filter the list walks an index; with one it collects the few matches first
     for extra, expected in (("", made), ("&queue=q1", in_q1)):
-        seen: list[int] = []
-        url = f"/jobs?sort={sort}&dir={direction}{extra}"
-        for _ in range(10):
-            text = client.get(url, headers=HX).text
-            seen += row_ids(text)
-            nxt = text.split('class="next" href="')
-            if len(nxt) == 1:
-                break
-            url = html.unescape(nxt[1].split('"')[0])
+        seen = walk_pages(client, f"/jobs?sort={sort}&dir={direction}{extra}", 10)
         assert sorted(seen) == sorted(expected)  # every job once, none twice
 
 

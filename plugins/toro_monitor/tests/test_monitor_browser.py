@@ -6,7 +6,6 @@ Set ``TORO_MONITOR_SCREENSHOTS=1`` to write the screenshots of each page to docs
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,27 +14,19 @@ import psycopg
 import pytest
 import toro_example_plugin.plugin as example_plugin
 import toro_monitor.plugin as monitor_plugin
-from browser_support import CHROMIUM, chromium_page, free_port, shot
+from browser_support import BROWSER, chromium_page, serve, shot
 from monitor_support import add_job, failed_properties
 from toro_monitor import MonitorOptions, create_app
 
 from toro_core.store import CoreSyncStore
-from toro_core.testing import rows, scalar, wait_for
+from toro_core.testing import rows, scalar
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture
 def served(make_app) -> Iterator[str]:
     """The monitor (with the example plugin's views) served by uvicorn in a thread; its URL."""
-    import uvicorn
-
     toro = make_app(plugins=[monitor_plugin, example_plugin])
     charts = {
         "ALL": "All queues",
@@ -44,16 +35,8 @@ def served(make_app) -> Iterator[str]:
         "OTHER": "Default priority",
     }
     app = create_app(toro, MonitorOptions(basic_auth=None, poll_interval=1000, charts=charts))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=15)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
