@@ -1,4 +1,5 @@
-"""Setup shared by every tests folder: tests/ (the kernel's) and plugins/*/tests/ (each plugin's).
+"""Setup shared by every tests folder: tests/ (the kernel's), plugins/*/tests/ (each plugin's)
+and examples/toro_example_plugin/tests/.
 
 toro's own pytest plugin gives databases, apps and worker processes; it is declared here because
 pytest takes ``pytest_plugins`` only from the rootdir's conftest, and this one is loaded whichever
