@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 import pytest
 from workers_basic import Fails, Noop
 
-from toro_core import ConfigurationError, hookimpl
+from toro_core import ConfigurationError, WrittenOutcome, hookimpl
 from toro_core.cli import build_parser
 from toro_core.plugin import ProcessStats
-from toro_core.testing import as_default, rows, scalar
+from toro_core.testing import as_default, drain, rows, scalar
 
 
 class Headers:
@@ -89,6 +91,83 @@ def test_claimed_jobs_carry_their_headers_and_stats_count(make_app, toro_db):
 
     anyio.run(main, backend="asyncio")
     assert [job.headers for job in observer.jobs] == [{"traceparent": "00-abc"}] * 3
+
+
+class Written:
+    """Records every ``outcomes_written`` call: the context and the outcomes."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.broken = broken
+        self.calls: list[tuple[object, list[WrittenOutcome]]] = []
+        self.context = None
+
+    @hookimpl
+    def worker_services(self, context):
+        self.context = context
+        return []
+
+    @hookimpl
+    def outcomes_written(self, context, outcomes):
+        self.calls.append((context, list(outcomes)))
+        if self.broken:
+            raise RuntimeError("this observer is broken")
+
+
+def test_outcomes_written_once_per_batch_as_the_rows_have_them(make_app, toro_db, caplog):
+    """Every outcome reaches ``outcomes_written`` once, in a call per written batch (not per
+    job), with the status and run time its row has; one implementation that raises is logged
+    and the next one is still called, and the jobs are written all the same."""
+    broken, observer = Written(broken=True), Written()
+    app = make_app(plugins=[broken, observer])
+    assert app.has("outcomes_written")
+
+    async def main() -> None:
+        await app.aclient.enqueue_bulk(Noop, [()] * 40)
+        await app.aclient.enqueue_bulk(Fails, [("x",)] * 5)
+        async with app.worker(concurrency=10):
+            with anyio.fail_after(20):
+                while sum(len(outcomes) for _, outcomes in observer.calls) < 45:
+                    await anyio.sleep(0.02)
+        await app.aclose()
+
+    with caplog.at_level(logging.ERROR, logger="toro.job"):
+        anyio.run(main, backend="asyncio")
+    reported = [outcome for _, outcomes in observer.calls for outcome in outcomes]
+    assert len(observer.calls) < len(reported) == 45
+    assert {context for context, _ in observer.calls} == {observer.context}
+    table = {
+        job_id: (status, seconds)
+        for job_id, status, seconds in rows(
+            toro_db,
+            "SELECT id, status, extract(epoch FROM finished_at - started_at)::float8"
+            " FROM toro_jobs",
+        )
+    }
+    assert sorted(outcome.job.id for outcome in reported) == sorted(table)
+    for outcome in reported:
+        status, seconds = table[outcome.job.id]
+        assert outcome.status == status
+        assert outcome.duration == pytest.approx(seconds, abs=2e-6)
+    assert [len(outcomes) for _, outcomes in broken.calls] == [
+        len(outcomes) for _, outcomes in observer.calls
+    ]
+    assert "the outcomes_written hook of plugin" in caplog.text
+    assert "this observer is broken" in caplog.text
+
+
+def test_drain_reports_its_outcomes_too(make_app, toro_db):
+    """A test's ``drain()`` writes each outcome as it runs the job, and reports it."""
+    observer = Written()
+    with as_default(make_app(plugins=[observer])):
+        ids = [Noop.perform_async().id, Fails.perform_async("x").id]
+        drain()
+    reported = [(o.job.id, o.status) for _, outcomes in observer.calls for o in outcomes]
+    assert reported == list(zip(ids, ["complete", "failed"], strict=True))
+    assert dict(reported) == dict(rows(toro_db, "SELECT id, status FROM toro_jobs"))
+
+
+def test_outcomes_written_is_not_called_where_no_plugin_implements_it(make_app):
+    assert not make_app().has("outcomes_written")
 
 
 class Option:

@@ -43,7 +43,7 @@ from toro_core.errors import (
 from toro_core.job import Job
 from toro_core.markers import hookimpl, hookspec
 from toro_core.migrate import MigrationSource
-from toro_core.outcome import Execution, Outcome, Snooze
+from toro_core.outcome import Execution, Outcome, Snooze, WrittenOutcome
 from toro_core.retention import Retention
 from toro_core.statuses import Status
 from toro_core.worker import Worker
@@ -72,6 +72,7 @@ __all__ = [
     "UnknownOptionError",
     "UnknownWorkerError",
     "Worker",
+    "WrittenOutcome",
     "__version__",
     "configure",
     "default_app",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -16,7 +16,8 @@ from toro_core.plugins import plugin_name
 
 if TYPE_CHECKING:
     from toro_core.job import Job
-    from toro_core.outcome import Execution
+    from toro_core.outcome import Execution, WrittenOutcome
+    from toro_core.runtime.context import ProcessContext
     from toro_core.worker import Worker
 
 log = logging.getLogger("toro.job")
@@ -36,6 +37,7 @@ class HookCalls:
             "job_failed",
             "around_job",
             "job_headers",
+            "outcomes_written",
         )
         return {
             name: bool(getattr(self.plugin_manager.hook, name).get_hookimpls()) for name in names
@@ -136,17 +138,22 @@ class HookCalls:
                 calls[event] = [_as_call(impl) for impl in reversed(impls)]
         return calls
 
-    async def lifecycle(self, event: str, execution: Execution) -> None:
-        """Call ``job_started`` or ``job_finished``, awaiting async implementations (an
-        implementation that returns ``None``, the usual case, costs one call)."""
+    def lifecycle(self, event: str, execution: Execution) -> Awaitable[None] | None:
+        """Call ``job_started`` or ``job_finished``. Implementations that return ``None`` (the
+        usual case) are called here and now, and then nothing is left to await (no coroutine
+        per attempt); from the first one that returns an awaitable on, the rest is returned
+        as one awaitable, which calls them in order, each awaited before the next."""
         calls = self._lifecycle_calls[event]
         if calls is None:
-            for result in getattr(self.plugin_manager.hook, event)(execution=execution):
-                if result is not None and inspect.isawaitable(result):
-                    await result
-            return
-        for call in calls:
+            return self._lifecycle_through_pluggy(event, execution)
+        for index, call in enumerate(calls):
             result = call(execution)
+            if result is not None and inspect.isawaitable(result):
+                return _await_then_call(result, calls[index + 1 :], execution)
+        return None
+
+    async def _lifecycle_through_pluggy(self, event: str, execution: Execution) -> None:
+        for result in getattr(self.plugin_manager.hook, event)(execution=execution):
             if result is not None and inspect.isawaitable(result):
                 await result
 
@@ -165,8 +172,37 @@ class HookCalls:
                     plugin_name(self.plugin_manager, impl.plugin),
                 )
 
+    def outcomes_written(self, context: ProcessContext, outcomes: Sequence[WrittenOutcome]) -> None:
+        """Call ``outcomes_written`` (only when a plugin implements it); an implementation that
+        raises is logged and the others still run."""
+        for impl in reversed(self.plugin_manager.hook.outcomes_written.get_hookimpls()):
+            try:
+                impl.function(
+                    **{
+                        name: value
+                        for name, value in (("context", context), ("outcomes", outcomes))
+                        if name in impl.argnames
+                    }
+                )
+            except Exception:
+                log.exception(
+                    "the outcomes_written hook of plugin %s failed",
+                    plugin_name(self.plugin_manager, impl.plugin),
+                )
+
     def has(self, hook: str) -> bool:
         return bool(self._has_impls.get(hook))
+
+
+async def _await_then_call(
+    first: Awaitable[Any], calls: list[Callable[[Execution], Any]], execution: Execution
+) -> None:
+    """Await ``first``, then call (and await, when they return an awaitable) ``calls``."""
+    await first
+    for call in calls:
+        result = call(execution)
+        if result is not None and inspect.isawaitable(result):
+            await result
 
 
 def _as_call(impl: pluggy.HookImpl) -> Callable[[Execution], Any]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from toro_core.cli.start import StartOptions
     from toro_core.job import Job
     from toro_core.migrate import MigrationSource
-    from toro_core.outcome import Execution
+    from toro_core.outcome import Execution, WrittenOutcome
     from toro_core.runtime.context import ProcessContext
     from toro_core.statuses import Status
     from toro_core.worker import Worker
@@ -201,6 +201,19 @@ def job_finished(execution: Execution) -> Any:
     """Observe the end of an attempt, once its outcome is decided and before it is written.
 
     ``execution.outcome`` holds the decided :class:`~toro_core.outcome.Outcome`. May be async.
+    """
+
+
+@hookspec
+def outcomes_written(context: ProcessContext, outcomes: Sequence[WrittenOutcome]) -> None:
+    """Observe outcomes that a worker process has just written: called once per batch
+    committed (one call for up to ``flush_size`` jobs), on the process's event loop, with the
+    outcomes the database accepted. An outcome refused because another process took the job
+    over (after a missed heartbeat) is not in it; one lost with its process (``kill -9``)
+    never is, and the job's next attempt will be. Count here what must agree with the table
+    (toro-metrics' per-minute rollup does): ``job_finished`` runs per attempt, before the
+    write. Synchronous, and it must not block (no I/O); an implementation that raises is
+    logged and ignored. ``context`` is the process's, as ``worker_services`` got it.
     """
 
 

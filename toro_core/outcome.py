@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toro_core.job import Job
 
@@ -68,6 +68,17 @@ class Execution:
     #: Per-attempt state plugins keep, under a key of their own name (what their API, called
     #: from ``perform``, shares with their ``job_finished``).
     state: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class WrittenOutcome(NamedTuple):
+    """One outcome a worker process wrote, as the ``outcomes_written`` hook sees it: the job
+    as it was claimed, the status its row now has (the one written, which is the decided
+    outcome's unless the database refused that and the kernel stored a plain failure) and the
+    attempt's run time in seconds (the row's ``finished_at`` is ``job.started_at`` plus it)."""
+
+    job: Job
+    status: str
+    duration: float
 
 
 class Snooze(Exception):

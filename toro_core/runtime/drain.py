@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from toro_core.runtime.claimer import START
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import Executor
-from toro_core.runtime.outcomes import to_pending
+from toro_core.runtime.outcomes import to_pending, written_observer
 from toro_core.runtime.registry import ProcessRegistry
 from toro_core.settings import WorkerSettings
 from toro_core.store import CoreStore
@@ -90,6 +90,7 @@ class Drain:
             current_id=lambda: self.registry.process_id,
         )
         self.executor = Executor(self.app, 1, context)
+        self.observe = written_observer(self.app, context)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -102,7 +103,9 @@ class Drain:
         """Run one claimed job and write its outcome."""
         owner = self.registry.process_id
         execution = await self.executor.run(job, owner)
-        await self.store.finish(owner, [to_pending(execution, owner)])
+        pending = to_pending(execution, owner)
+        if await self.store.finish(owner, [pending]) and self.observe is not None:
+            self.observe([pending])
         return Ran.of(execution)
 
     async def all(self, *, with_scheduled: bool, max_jobs: int) -> list[Ran]:

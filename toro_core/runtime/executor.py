@@ -110,7 +110,9 @@ class Executor:
             return execution
         execution = Execution(job=job, worker=worker, holder=holder, process=self.process)
         app = self.app
-        await app.lifecycle("job_started", execution)
+        waiting = app.lifecycle("job_started", execution)
+        if waiting is not None:
+            await waiting
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "job %s %s started (attempt %s)", job.id, printable(job.class_name), job.attempt
@@ -144,7 +146,9 @@ class Executor:
             current.leave(entered)
         execution.duration = time.perf_counter() - start
         self._decide(execution, escaped, control)
-        await app.lifecycle("job_finished", execution)
+        waiting = app.lifecycle("job_finished", execution)
+        if waiting is not None:
+            await waiting
         outcome = execution.outcome
         assert outcome is not None
         self.finished[outcome.status] += 1

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from toro_core.encoding import check_json, dumps, may_break_limits
 from toro_core.errors import StatementError
+from toro_core.outcome import WrittenOutcome
 from toro_core.printable import printable
 from toro_core.runtime.retry import TRANSIENT, Retry
 from toro_core.store import PendingOutcome
 
 if TYPE_CHECKING:
+    from toro_core.app import Toro
     from toro_core.outcome import Execution
+    from toro_core.runtime.context import ProcessContext
     from toro_core.store import CoreStore
 
 log = logging.getLogger("toro.outcomes")
 
-__all__ = ["OutcomeWriter", "PendingOutcome", "to_pending"]
+__all__ = ["OutcomeWriter", "PendingOutcome", "to_pending", "written_observer"]
 
 
 #: The property that says why perform's return value was not stored.
@@ -88,12 +92,30 @@ def to_pending(execution: Execution, owner: str) -> PendingOutcome:
         scheduled_at=outcome.scheduled_at,
         patch=patch,
         result=result,
+        job=execution.job,
     )
 
 
 def _limits_broken(properties: dict[str, Any]) -> bool:
     """Whether a property value nests too deep or holds too long an integer."""
     return any(check_json(value, path="") for value in properties.values())
+
+
+def written_observer(
+    app: Toro, context: ProcessContext
+) -> Callable[[list[PendingOutcome]], None] | None:
+    """What hands each batch of written outcomes to the ``outcomes_written`` hook; ``None`` (no
+    call at all, not even a list built) when no plugin implements it."""
+    if not app.has("outcomes_written"):
+        return None
+
+    def observe(stored: list[PendingOutcome]) -> None:
+        app.outcomes_written(
+            context,
+            [WrittenOutcome(o.job, o.status, o.duration) for o in stored if o.job is not None],
+        )
+
+    return observe
 
 
 def some_ids(ids: list[int], shown: int = 20) -> str:
@@ -106,9 +128,17 @@ class OutcomeWriter:
     """Buffers outcomes and writes them in batches; see the module docstring."""
 
     def __init__(
-        self, store: CoreStore, *, flush_size: int, flush_interval: float, limit: int
+        self,
+        store: CoreStore,
+        *,
+        flush_size: int,
+        flush_interval: float,
+        limit: int,
+        on_written: Callable[[list[PendingOutcome]], None] | None = None,
     ) -> None:
         self.store = store
+        #: Called with the outcomes of each batch the database accepted, as they were written.
+        self.on_written = on_written
         self.flush_size = flush_size
         self.flush_interval = flush_interval
         self.limit = limit
@@ -177,6 +207,7 @@ class OutcomeWriter:
             return
         owner = self._buffer[0].owner
         items = [o for o in self._buffer[: self.flush_size] if o.owner == owner]
+        rewritten: dict[int, PendingOutcome] = {}  # written in another form than the item
         try:
             accepted = await self.store.finish(owner, items)
         except TRANSIENT:
@@ -193,12 +224,17 @@ class OutcomeWriter:
             )
             accepted = set()
             for item in items:
-                accepted |= await self._write_alone(owner, item)
+                stored = await self._write_alone(owner, item)
+                if stored is not None:
+                    accepted.add(item.id)
+                    rewritten[item.id] = stored
         if len(accepted) != len(items):
             accepted |= await self._written_before(
                 [o for o in items if o.tried and o.id not in accepted]
             )
         self.written += len(accepted)
+        if self.on_written is not None and accepted:
+            self._report([rewritten.get(o.id, o) for o in items if o.id in accepted])
         if len(accepted) != len(items):
             refused = [o.id for o in items if o.id not in accepted]
             self.refused += len(refused)
@@ -216,11 +252,23 @@ class OutcomeWriter:
         if len(self._buffer) < self.flush_size:
             self._full = anyio.Event()
 
-    async def _write_alone(self, owner: str, item: PendingOutcome) -> set[int]:
-        """Write one outcome the database refused in a batch: as it is, else without its
-        properties and result (recording why), else as a plain failure. Outages propagate."""
+    def _report(self, stored: list[PendingOutcome]) -> None:
+        """Hand the accepted outcomes of a batch, as written, to :attr:`on_written`."""
+        assert self.on_written is not None
         try:
-            return await self.store.finish(owner, [item])
+            self.on_written(stored)
+        except Exception:  # an observer must never stop the writing of outcomes
+            log.exception("observing %d written outcomes failed", len(stored))
+
+    async def _write_alone(self, owner: str, item: PendingOutcome) -> PendingOutcome | None:
+        """Write one outcome the database refused in a batch: as it is, else without its
+        properties and result (recording why), else as a plain failure. Outages propagate.
+        Returns what was written (``None``: nothing, the database refused the job's outcome
+        itself or another process holds it)."""
+        try:
+            if await self.store.finish(owner, [item]):
+                return item
+            return None
         except StatementError as exc:
             reason = str(exc)
         log.error(
@@ -244,10 +292,10 @@ class OutcomeWriter:
         )
         for fallback in fallbacks:
             try:
-                return await self.store.finish(owner, [fallback])
+                return fallback if await self.store.finish(owner, [fallback]) else None
             except StatementError as exc:
                 log.error("job %s: outcome refused again: %s", item.id, printable(exc))
-        return set()  # nothing could be written: the job stays with its holder for recovery
+        return None  # nothing could be written: the job stays with its holder for recovery
 
     async def _written_before(self, items: list[PendingOutcome]) -> set[int]:
         """Of ``items`` refused on a retry, those an earlier try did write (it committed, but

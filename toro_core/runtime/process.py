@@ -41,7 +41,7 @@ from toro_core.runtime.claimer import Claimer
 from toro_core.runtime.context import ProcessContext
 from toro_core.runtime.executor import Executor
 from toro_core.runtime.listener import Listener, listener_for
-from toro_core.runtime.outcomes import OutcomeWriter
+from toro_core.runtime.outcomes import OutcomeWriter, written_observer
 from toro_core.runtime.promoter import Promoter
 from toro_core.runtime.pruner import Pruner
 from toro_core.runtime.registry import ProcessRegistry
@@ -169,6 +169,7 @@ class WorkerProcess:
             flush_size=settings.flush_size,
             flush_interval=settings.flush_interval,
             limit=settings.max_pending_outcomes,
+            on_written=written_observer(self.app, context),
         )
         executor = Executor(self.app, settings.concurrency, context)
         slots = Slots(executor, writer, settings.concurrency, self._waker)

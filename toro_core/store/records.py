@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from toro_core.job import Job
 
 
 @dataclasses.dataclass(slots=True)
@@ -24,6 +27,8 @@ class PendingOutcome:
     result: str | None = None
     #: A write of it failed midway: it may have committed with its answer lost.
     tried: bool = False
+    #: The job as it was claimed (for the ``outcomes_written`` hook; not written).
+    job: Job | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def plain(self) -> bool:

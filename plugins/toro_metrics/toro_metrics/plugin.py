@@ -3,7 +3,9 @@
 * ``start_options``: ``--metrics-port`` and ``--metrics-host`` for ``toro-core start``.
 * ``worker_services``: the process's metrics, endpoint, spans and rollup writer
   (:mod:`.process`).
-* ``job_started``, ``job_finished``: count, time and trace each attempt (plain adds per job).
+* ``outcomes_written``: the per-minute rollup counts each batch of outcomes written.
+* ``job_started``, ``job_finished``: the per-job Prometheus series and spans, when the endpoint
+  is served or a tracer is configured (nothing else).
 * ``job_headers``: the trace context of the enqueuing code, stored with the job.
 * ``migrations``: the per-minute rollup table; ``cli_commands``: ``toro-core metrics``.
 * ``monitor_views``, ``monitor_endpoints`` (optional: only where toro-monitor is installed): the
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from toro_core import Execution, MigrationSource, hookimpl
+from toro_core import Execution, MigrationSource, WrittenOutcome, hookimpl
 from toro_metrics.process import STATE_KEY, setup
 
 if TYPE_CHECKING:
@@ -76,6 +78,13 @@ def job_finished(execution: Execution) -> None:
         state = process.state.get(STATE_KEY)
         if state is not None:
             state.finished(execution)
+
+
+@hookimpl
+def outcomes_written(context: ProcessContext, outcomes: Sequence[WrittenOutcome]) -> None:
+    state = context.state.get(STATE_KEY)
+    if state is not None:
+        state.rollup.add(outcomes)
 
 
 @hookimpl

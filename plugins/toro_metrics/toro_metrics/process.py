@@ -54,9 +54,10 @@ def _attempt_spans() -> AttemptSpans | None:
 class ProcessMetrics:
     """Everything toro-metrics keeps for one worker process.
 
-    What a process without ``--metrics-port`` and without an OpenTelemetry SDK does per job is
-    the rollup's count, nothing else: prometheus_client is imported and per-job series are kept
-    only when the endpoint is served, OpenTelemetry only when a tracer provider is set.
+    What a process without ``--metrics-port`` and without an OpenTelemetry SDK does is the
+    rollup's count, once per batch of outcomes written: prometheus_client is imported and
+    per-job series are kept only when the endpoint is served, OpenTelemetry only when a
+    tracer provider is set.
     """
 
     def __init__(self, context: ProcessContext) -> None:
@@ -78,12 +79,10 @@ class ProcessMetrics:
             self.spans.started(execution)
 
     def finished(self, execution: Execution) -> None:
-        job = execution.job
-        outcome = execution.outcome
-        status = outcome.status if outcome is not None else "failed"
         if self.metrics is not None:
-            self.metrics.finished(job, status, execution.duration)
-        self.rollup.add(job, status, execution.duration)
+            outcome = execution.outcome
+            status = outcome.status if outcome is not None else "failed"
+            self.metrics.finished(execution.job, status, execution.duration)
         if self.spans is not None:
             self.spans.finished(execution)
 

@@ -1,7 +1,8 @@
 """The per-minute rollup: attempts finished per minute, queue and status (``toro_metrics_minutes``).
 
-Each worker process counts in memory what its attempts finished (:meth:`Rollup.add`, called by
-``job_finished``: a dict lookup and a few adds) and a service writes the counts every
+Each worker process counts in memory the outcomes it wrote (:meth:`Rollup.add`, called by the
+``outcomes_written`` hook once per batch the database accepted: an outcome refused because
+another process took its job over is not counted twice) and a service writes the counts every
 :data:`FLUSH_INTERVAL` seconds in one upsert (:class:`RollupWriter`), and once more when the
 process stops. The minute is the one of the job's ``finished_at`` as the kernel writes it (the
 database's start time plus the measured duration), so the rollup and the table agree. Through an
@@ -28,7 +29,9 @@ from toro_core.plugin import TRANSIENT, Retry, Store, load_queries
 from toro_metrics.buckets import WAIT_BOUNDS, Buckets
 
 if TYPE_CHECKING:
-    from toro_core import Job
+    from collections.abc import Iterable
+
+    from toro_core import WrittenOutcome
 
 log = logging.getLogger("toro.metrics")
 #: Seconds between two writes of a process's counts.
@@ -78,28 +81,31 @@ class Rollup:
         self._started: datetime | None = None
         self._start = 0.0
 
-    def add(self, job: Job, status: str, duration: float) -> None:
-        """Count one finished attempt of ``job`` with outcome ``status``."""
-        started = job.started_at
-        if started is None:
-            return
-        if started != self._started:
-            self._started, self._start = started, started.timestamp()
-        start = self._start
-        queue = job.queue
-        if queue not in self._queues:
-            if len(self._queues) >= self.max_queues:
-                queue = OTHER
-            else:
-                self._queues.add(queue)
-        key = (int((start + duration) // 60), queue, status)
-        cell = self.cells.get(key)
-        if cell is None:
-            cell = self.cells[key] = Cell()
-        cell.jobs += 1
-        cell.duration += duration
-        wait = (started - (job.scheduled_at or job.created_at)).total_seconds()
-        cell.wait.observe(wait if wait > 0.0 else 0.0)
+    def add(self, outcomes: Iterable[WrittenOutcome]) -> None:
+        """Count a batch of written outcomes (what the ``outcomes_written`` hook hands over):
+        one loop per batch, no call per job."""
+        cells = self.cells
+        queues = self._queues
+        for job, status, duration in outcomes:
+            started = job.started_at
+            if started is None:
+                continue
+            if started != self._started:
+                self._started, self._start = started, started.timestamp()
+            queue = job.queue
+            if queue not in queues:
+                if len(queues) >= self.max_queues:
+                    queue = OTHER
+                else:
+                    queues.add(queue)
+            key = (int((self._start + duration) // 60), queue, status)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Cell()
+            cell.jobs += 1
+            cell.duration += duration
+            wait = (started - (job.scheduled_at or job.created_at)).total_seconds()
+            cell.wait.observe(wait if wait > 0.0 else 0.0)
 
     def take(self) -> dict[Key, Cell]:
         """Everything counted so far (and forget it)."""
