@@ -93,18 +93,13 @@ def test_claimed_jobs_carry_their_headers_and_stats_count(make_app, toro_db):
     assert [job.headers for job in observer.jobs] == [{"traceparent": "00-abc"}] * 3
 
 
-class Written:
-    """Records every ``outcomes_written`` call: the context and the outcomes."""
+class Written(Observe):
+    """Also records every ``outcomes_written`` call: the context and the outcomes."""
 
     def __init__(self, *, broken: bool = False) -> None:
+        super().__init__()
         self.broken = broken
         self.calls: list[tuple[object, list[WrittenOutcome]]] = []
-        self.context = None
-
-    @hookimpl
-    def worker_services(self, context):
-        self.context = context
-        return []
 
     @hookimpl
     def outcomes_written(self, context, outcomes):
