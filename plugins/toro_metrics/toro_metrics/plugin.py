@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from toro_core import Execution, MigrationSource, WrittenOutcome, hookimpl
-from toro_metrics.process import STATE_KEY, setup
+from toro_metrics.process import PER_ATTEMPT_KEY, STATE_KEY, setup
 
 if TYPE_CHECKING:
     from toro_core import Worker
@@ -66,7 +66,7 @@ def worker_services(context: ProcessContext) -> list[Any]:
 def job_started(execution: Execution) -> None:
     process = execution.process
     if process is not None:
-        state = process.state.get(STATE_KEY)
+        state = process.state.get(PER_ATTEMPT_KEY)
         if state is not None:
             state.started(execution)
 
@@ -75,7 +75,7 @@ def job_started(execution: Execution) -> None:
 def job_finished(execution: Execution) -> None:
     process = execution.process
     if process is not None:
-        state = process.state.get(STATE_KEY)
+        state = process.state.get(PER_ATTEMPT_KEY)
         if state is not None:
             state.finished(execution)
 

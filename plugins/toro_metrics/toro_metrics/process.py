@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("toro.metrics")
 STATE_KEY = "metrics"
+#: The same state, kept only when attempts have something to record (per-job series or spans):
+#: otherwise ``job_started`` and ``job_finished`` find nothing there and return at once.
+PER_ATTEMPT_KEY = "metrics:attempts"
 
 
 def _attempt_spans() -> AttemptSpans | None:
@@ -137,4 +140,6 @@ def setup(context: ProcessContext) -> list[Callable[[], Awaitable[Any]]]:
     if port is not None:
         state.serve(str(options.get("metrics_host") or "0.0.0.0"), int(port))
     context.state[STATE_KEY] = state
+    if state.metrics is not None or state.spans is not None:
+        context.state[PER_ATTEMPT_KEY] = state
     return [state.run]
