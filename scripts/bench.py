@@ -3,6 +3,7 @@ in the configuration users run beside the kernel alone.
 
     python scripts/bench.py [--n 10000] [--c 10] [--runs 3] [--history 1000000]
     python scripts/bench.py --configurations users,core,users-async,core-sync
+    TORO_DISABLE_PLUGINS=example,metrics,demo python scripts/bench.py   # the four plugins only
 
 Two configurations, each on a database of its own (recreated):
 
@@ -100,8 +101,8 @@ def worker_env(name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
     env["TORO_DATABASE_URL"] = with_database(SERVER, dbname)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    if plugins:
-        env["TORO_DISABLE_PLUGINS"] = "example"
+    if plugins:  # the client's own block-list (recreate migrated its plugins), else example's
+        env["TORO_DISABLE_PLUGINS"] = os.environ.get("TORO_DISABLE_PLUGINS", "example")
     else:
         env["TORO_PLUGINS"] = ""
     return env
