@@ -4,32 +4,35 @@
     python scripts/bench_history.py --jobs 200000        # a quick look (a few minutes)
 
 Figures printed, not timed tests. PostgreSQL at $TORO_BENCH_SERVER (default
-``host=127.0.0.1 port=5432 user=postgres dbname=postgres``); a database of its own,
-``toro_bench_history`` (``--database``), recreated at the start and dropped at the end unless
-``--keep``. The schema is toro-core's and every installed plugin's (as ``toro-core migrate``
-makes it for a user with all plugins). Run it on a quiet machine: every figure is a rate, and
-anything else running moves it. At 10,000,000 jobs the whole run takes about an hour and the
-database about 8 GB.
+``host=127.0.0.1 port=5432 user=postgres dbname=postgres``); two databases of its own,
+``toro_bench_history`` (``--database``) and ``toro_bench_history_empty``, recreated at the
+start and dropped at the end unless ``--keep``. The schema is toro-core's and every installed
+plugin's (as ``toro-core migrate`` makes it for a user with all plugins). Run it on a quiet
+machine: every figure is a rate, and anything else running moves it. At 10,000,000 jobs the
+whole run takes 15 to 60 minutes, as fast as the machine is, and the database about 8 GB.
 
-1. Empty table: claim throughput of one worker process at ``-c 10`` (``--claim-jobs`` no-op
-   ``async def perform`` jobs, queued beforehand, timed from the process's start until the
-   last is written), enqueue one by one (``--single``) and in bulk (``--bulk`` per call).
-2. Seed ``--jobs`` finished jobs with ``INSERT ... SELECT generate_series`` (complete, failed,
+1. Seed ``--jobs`` finished jobs with ``INSERT ... SELECT generate_series`` (complete, failed,
    cancelled; five queues, eight worker classes, errors on the failed ones), finished over the
    last 30 days, then VACUUM ANALYZE.
-3. The same figures with the history in the table, each as a ratio of the empty table's.
-4. Every page and partial of the monitor (scripts/bench_monitor.py's list): p50 and p95.
-5. Table and index sizes.
-6. ``toro-core prune --keep-complete 3d --keep-failed 3d --keep-cancelled 3d`` (about 90% of
+2. Claim throughput of one worker process at ``-c 10`` (``--claim-jobs`` no-op ``async def
+   perform`` jobs, queued beforehand, timed from the process's start until the last is
+   written), enqueue one by one (``--single``) and in bulk (``--bulk`` per call), run for run
+   on the history's database and on a second one kept empty (``<database>_empty``), and each
+   median as a ratio of the empty one's: the machine's speed drifts by tens of percent within
+   minutes, so figures taken before the seeding would compare two different machines.
+3. Every page and partial of the monitor (scripts/bench_monitor.py's list): p50 and p95.
+4. Table and index sizes.
+5. ``toro-core prune --keep-complete 3d --keep-failed 3d --keep-cancelled 3d`` (about 90% of
    the history is older) while a worker process keeps processing a steady stream of jobs: the
    worker's throughput during the prune as a ratio of its throughput just before.
-7. Table and index sizes after the prune, after VACUUM (space is reused, not returned), and
+6. Table and index sizes after the prune, after VACUUM (space is reused, not returned), and
    after ``REINDEX TABLE CONCURRENTLY`` (what the indexes need for the rows left).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -121,41 +124,52 @@ def main() -> int:
         child_drain(url, int(jobs), int(concurrency))
         return 0
     url = with_database(SERVER, args.database)
-    print(f"database {args.database}: toro-core's schema and every installed plugin's")
+    empty = f"{args.database}_empty"
+    print(
+        f"databases {args.database} and {empty} (kept empty): toro-core's schema and every"
+        " installed plugin's"
+    )
     recreate(url, args.database)
+    recreate(with_database(SERVER, empty), empty)
     try:
-        run(url, args)
+        run(url, with_database(SERVER, empty), args)
     finally:
         if not args.keep:
             with connect(SERVER) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+                for name in (args.database, empty):
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+def run(url: str, empty_url: str, args: argparse.Namespace) -> None:
     c = args.concurrency
-    print("1. empty table")
-    empty_claim = claim_rate(url, args.claim_jobs, c, args.runs)
-    empty_single, empty_bulk = enqueue_rates(url, args.single, args.bulk, args.runs)
-    print(f"  claim c={c}:          {empty_claim:9,.0f} jobs/s")
-    print(f"  enqueue one by one: {empty_single:9,.0f} jobs/s")
-    print(f"  bulk enqueue:       {empty_bulk:9,.0f} jobs/s ({args.bulk:,} per call)")
-    print(f"2. seeding {args.jobs:,} finished jobs")
+    print(f"1. seeding {args.jobs:,} finished jobs")
     print(f"  seeded in {seed(url, args.jobs):,.0f} s" + " " * 20)
-    print(f"3. with {args.jobs:,} finished jobs in the table")
-    full_claim = claim_rate(url, args.claim_jobs, c, args.runs)
-    full_single, full_bulk = enqueue_rates(url, args.single, args.bulk, args.runs)
-    for label, full, empty in (
-        (f"claim c={c}:         ", full_claim, empty_claim),
-        ("enqueue one by one:", full_single, empty_single),
-        ("bulk enqueue:      ", full_bulk, empty_bulk),
+    print(
+        f"2. with {args.jobs:,} finished jobs in the table, against an empty table measured"
+        " run for run beside it (medians)"
+    )
+    claims: dict[str, list[float]] = {"empty": [], "full": []}
+    singles: dict[str, list[float]] = {"empty": [], "full": []}
+    bulks: dict[str, list[float]] = {"empty": [], "full": []}
+    for _ in range(args.runs):
+        for name, target in (("empty", empty_url), ("full", url)):
+            claims[name].append(claim_rate(target, args.claim_jobs, c, 1))
+            single, bulk = enqueue_rates(target, args.single, args.bulk, 1)
+            singles[name].append(single)
+            bulks[name].append(bulk)
+    for label, figures in (
+        (f"claim c={c}:", claims),
+        ("enqueue one by one:", singles),
+        (f"bulk of {args.bulk:,}:", bulks),
     ):
-        print(f"  {label} {full:9,.0f} jobs/s ({full / empty:.0%} of the empty table's)")
-    print("4. monitor, every page and partial")
+        full, empty = statistics.median(figures["full"]), statistics.median(figures["empty"])
+        print(f"  {label:20} {full:9,.0f} jobs/s, empty {empty:9,.0f} ({full / empty:.0%})")
+    print("3. monitor, every page and partial")
     monitor_pages(url, args.monitor_runs)
     before = sizes(url)
-    print_sizes("5. sizes with the history", [("MB, rows' share", before)])
-    print(f"6. toro-core prune of jobs older than 3 days while a worker works (c={c})")
+    print_sizes("4. sizes with the history", [("MB, rows' share", before)])
+    print(f"5. toro-core prune of jobs older than 3 days while a worker works (c={c})")
     prune_under_load(url, c, args.window)
     pruned = sizes(url)
     settle(url)
@@ -164,7 +178,7 @@ def run(url: str, args: argparse.Namespace) -> None:
         conn.execute("REINDEX TABLE CONCURRENTLY toro_jobs")
     reindexed = sizes(url)
     print_sizes(
-        "7. sizes: before, after the prune, after VACUUM (freed space is reused by new rows,"
+        "6. sizes: before, after the prune, after VACUUM (freed space is reused by new rows,"
         " not returned), after REINDEX TABLE CONCURRENTLY",
         [
             ("before", before),
