@@ -3,7 +3,7 @@ in the configuration users run beside the kernel alone.
 
     python scripts/bench.py [--n 10000] [--c 10] [--runs 3] [--history 1000000]
     python scripts/bench.py --configurations users,core,users-async,core-sync
-    TORO_DISABLE_PLUGINS=example,metrics,demo python scripts/bench.py   # the four plugins only
+    python scripts/bench.py --configurations four,four-async,core-sync,core
 
 Two configurations, each on a database of its own (recreated):
 
@@ -12,7 +12,9 @@ Two configurations, each on a database of its own (recreated):
   (``toro-core start -r bench_workers -c C`` with its default logging);
 * **core**: toro-core's schema only, no plugin, ``async def perform``, the same command;
 * **users-async** and **core-sync** (on request): the other two corners, so the plugins' cost
-  is read at one kind of perform.
+  is read at one kind of perform;
+* **four** and **four-async** (on request): the four plugins of the product card alone
+  (retry, scheduler, properties, monitor; ``TORO_PLUGINS``), ``def`` and ``async def perform``.
 
 The latency figure enqueues jobs one by one, 20 ms apart, to an idle worker and reads when each
 ``perform`` started (the job returns ``time.time()``): from the enqueue call, and from its
@@ -51,13 +53,20 @@ SERVER = os.environ.get(
     "TORO_BENCH_SERVER", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
 TICKS = os.sysconf("SC_CLK_TCK")
-CONFIGURATIONS = {
-    # name: (database, plugins loaded, worker class)
-    "users": ("toro_bench_users", True, SyncNoop),
-    "core": ("toro_bench_core", False, AsyncNoop),
+#: Every installed plugin but the example one, as users would install them.
+EVERY = {"TORO_DISABLE_PLUGINS": "example"}
+#: The four plugins of the product card alone.
+FOUR = {"TORO_PLUGINS": "retry,scheduler,properties,monitor"}
+CONFIGURATIONS: dict[str, tuple[str, dict[str, str] | None, type[Worker]]] = {
+    # name: (database, the plugin selection's variables or None for no plugin, worker class)
+    "users": ("toro_bench_users", EVERY, SyncNoop),
+    "core": ("toro_bench_core", None, AsyncNoop),
     # the other two corners, for the plugins' cost at one kind of perform
-    "users-async": ("toro_bench_users_async", True, AsyncNoop),
-    "core-sync": ("toro_bench_core_sync", False, SyncNoop),
+    "users-async": ("toro_bench_users_async", EVERY, AsyncNoop),
+    "core-sync": ("toro_bench_core_sync", None, SyncNoop),
+    # the four plugins alone (no toro-metrics, no toro-demo)
+    "four": ("toro_bench_four", FOUR, SyncNoop),
+    "four-async": ("toro_bench_four_async", FOUR, AsyncNoop),
 }
 #: Whether any job is queued or running, read from the kernel's partial indexes (a scan of the
 #: table every 10 ms would tax the worker when history is in it).
@@ -72,6 +81,8 @@ LEGEND = {
     "core": "async def perform, toro-core's schema only, no plugin, toro-core start",
     "users-async": "async def perform, every installed plugin, toro-core start",
     "core-sync": "def perform, toro-core's schema only, no plugin, toro-core start",
+    "four": "def perform, toro-retry, -scheduler, -properties and -monitor only, toro-core start",
+    "four-async": "async def perform, the same four plugins only, toro-core start",
 }
 
 
@@ -82,7 +93,15 @@ def recreate(name: str) -> Toro:
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {dbname}")
     conninfo = with_database(SERVER, dbname)
-    app = Toro(conninfo, load_entry_points=plugins)
+    saved = {key: os.environ.pop(key, None) for key in ("TORO_PLUGINS", "TORO_DISABLE_PLUGINS")}
+    os.environ.update(plugins or {})  # the plugins are chosen when the app is made
+    try:
+        app = Toro(conninfo, load_entry_points=plugins is not None)
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
     migrate.apply(conninfo, app.migrations())
     APPS[name] = app
     return app
@@ -101,10 +120,10 @@ def worker_env(name: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TORO_")}
     env["TORO_DATABASE_URL"] = with_database(SERVER, dbname)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    if plugins:  # the client's own block-list (recreate migrated its plugins), else example's
-        env["TORO_DISABLE_PLUGINS"] = os.environ.get("TORO_DISABLE_PLUGINS", "example")
-    else:
+    if plugins is None:
         env["TORO_PLUGINS"] = ""
+    else:
+        env.update(plugins)
     return env
 
 
