@@ -150,6 +150,24 @@ def test_outcomes_written_once_per_batch_as_the_rows_have_them(make_app, toro_db
     assert "this observer is broken" in caplog.text
 
 
+class AsyncWritten:
+    @hookimpl
+    async def outcomes_written(self, outcomes):  # wrong: the hook is synchronous
+        raise AssertionError("never run")
+
+
+def test_an_async_outcomes_written_is_an_error_naming_it(make_app, caplog):
+    """An ``async def`` implementation is never awaited: the kernel says so in the log (no
+    'coroutine was never awaited' warning), and the jobs are written all the same."""
+    app = make_app(plugins=[AsyncWritten()])
+    with as_default(app), caplog.at_level(logging.ERROR, logger="toro.job"):
+        job = Noop.perform_async()
+        drain()
+    assert "outcomes_written hook of plugin" in caplog.text
+    assert "it is async; outcomes_written implementations are sync" in caplog.text
+    assert app.job(job.id).status == "complete"
+
+
 def test_drain_reports_its_outcomes_too(make_app, toro_db):
     """A test's ``drain()`` writes each outcome as it runs the job, and reports it."""
     observer = Written()

@@ -177,13 +177,16 @@ class HookCalls:
         raises is logged and the others still run."""
         for impl in reversed(self.plugin_manager.hook.outcomes_written.get_hookimpls()):
             try:
-                impl.function(
+                result = impl.function(
                     **{
                         name: value
                         for name, value in (("context", context), ("outcomes", outcomes))
                         if name in impl.argnames
                     }
                 )
+                if inspect.iscoroutine(result):  # never awaited: the hook is synchronous
+                    result.close()
+                    raise TypeError("it is async; outcomes_written implementations are sync")
             except Exception:
                 log.exception(
                     "the outcomes_written hook of plugin %s failed",

@@ -212,8 +212,9 @@ def outcomes_written(context: ProcessContext, outcomes: Sequence[WrittenOutcome]
     over (after a missed heartbeat) is not in it; one lost with its process (``kill -9``)
     never is, and the job's next attempt will be. Count here what must agree with the table
     (toro-metrics' per-minute rollup does): ``job_finished`` runs per attempt, before the
-    write. Synchronous, and it must not block (no I/O); an implementation that raises is
-    logged and ignored. ``context`` is the process's, as ``worker_services`` got it.
+    write. Synchronous, and it must not block (no I/O): an ``async def`` implementation is
+    never awaited, and logged as an error; one that raises is logged and ignored. ``context``
+    is the process's, as ``worker_services`` got it.
     """
 
 
