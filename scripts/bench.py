@@ -39,6 +39,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 import psycopg
 
@@ -93,15 +94,11 @@ def recreate(name: str) -> Toro:
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {dbname}")
     conninfo = with_database(SERVER, dbname)
-    saved = {key: os.environ.pop(key, None) for key in ("TORO_PLUGINS", "TORO_DISABLE_PLUGINS")}
-    os.environ.update(plugins or {})  # the plugins are chosen when the app is made
-    try:
-        app = Toro(conninfo, load_entry_points=plugins is not None)
-    finally:
-        for key, value in saved.items():
+    with patch.dict(os.environ):  # the plugins are chosen when the app is made
+        for key in ("TORO_PLUGINS", "TORO_DISABLE_PLUGINS"):
             os.environ.pop(key, None)
-            if value is not None:
-                os.environ[key] = value
+        os.environ.update(plugins or {})
+        app = Toro(conninfo, load_entry_points=plugins is not None)
     migrate.apply(conninfo, app.migrations())
     APPS[name] = app
     return app

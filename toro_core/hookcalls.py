@@ -162,7 +162,7 @@ class HookCalls:
         implementations; an implementation that raises is logged and the others still run."""
         for impl in reversed(self.plugin_manager.hook.job_failed.get_hookimpls()):
             try:
-                result = _as_failure_call(impl)(execution, error)
+                result = _call_with(impl, execution=execution, error=error)
                 if inspect.isawaitable(result):
                     await result
             except Exception:
@@ -177,13 +177,7 @@ class HookCalls:
         raises is logged and the others still run."""
         for impl in reversed(self.plugin_manager.hook.outcomes_written.get_hookimpls()):
             try:
-                result = impl.function(
-                    **{
-                        name: value
-                        for name, value in (("context", context), ("outcomes", outcomes))
-                        if name in impl.argnames
-                    }
-                )
+                result = _call_with(impl, context=context, outcomes=outcomes)
                 if inspect.iscoroutine(result):  # never awaited: the hook is synchronous
                     result.close()
                     raise TypeError("it is async; outcomes_written implementations are sync")
@@ -216,14 +210,7 @@ def _as_call(impl: pluggy.HookImpl) -> Callable[[Execution], Any]:
     return lambda execution: function()
 
 
-def _as_failure_call(impl: pluggy.HookImpl) -> Callable[[Execution, Exception], Any]:
-    """A ``job_failed`` implementation called with the arguments it takes."""
-    function = impl.function
+def _call_with(impl: pluggy.HookImpl, **values: Any) -> Any:
+    """Call a hook implementation as pluggy would: with those of ``values`` it takes."""
     names = impl.argnames
-    return lambda execution, error: function(
-        **{
-            name: value
-            for name, value in (("execution", execution), ("error", error))
-            if name in names
-        }
-    )
+    return impl.function(**{name: value for name, value in values.items() if name in names})
