@@ -14,7 +14,11 @@ Two configurations, each on a database of its own (recreated):
 * **users-async** and **core-sync** (on request): the other two corners, so the plugins' cost
   is read at one kind of perform;
 * **four** and **four-async** (on request): the four plugins of the product card alone
-  (retry, scheduler, properties, monitor; ``TORO_PLUGINS``), ``def`` and ``async def perform``.
+  (retry, scheduler, properties, monitor; ``TORO_PLUGINS``), ``def`` and ``async def perform``;
+* **users-async-bare**, **users-async-one** and **users-async-unqueued** (on request, what-ifs):
+  users-async with the monitor's three indexes of ``toro_jobs`` dropped, replaced by one
+  composite index, or leaving queued jobs out (``scripts/bench_indexes.sql``), to read what
+  the monitor's indexes cost; the monitor's queries are not written for these layouts.
 
 The latency figure enqueues jobs one by one, 20 ms apart, to an idle worker and reads when each
 ``perform`` started (the job returns ``time.time()``): from the enqueue call, and from its
@@ -44,6 +48,7 @@ from unittest.mock import patch
 import psycopg
 
 from toro_core import Toro, Worker, migrate
+from toro_core.store.queries import parse_queries
 from toro_core.testing import with_database
 
 HERE = Path(__file__).parent
@@ -68,6 +73,16 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, str] | None, type[Worker]]] = {
     # the four plugins alone (no toro-metrics, no toro-demo)
     "four": ("toro_bench_four", FOUR, SyncNoop),
     "four-async": ("toro_bench_four_async", FOUR, AsyncNoop),
+    # what-ifs: users-async with another layout of the monitor's indexes (WHAT_IF)
+    "users-async-bare": ("toro_bench_users_async_bare", EVERY, AsyncNoop),
+    "users-async-one": ("toro_bench_users_async_one", EVERY, AsyncNoop),
+    "users-async-unqueued": ("toro_bench_users_async_unqueued", EVERY, AsyncNoop),
+}
+#: The block of scripts/bench_indexes.sql each what-if configuration runs once migrated.
+WHAT_IF = {
+    "users-async-bare": "no_monitor_indexes",
+    "users-async-one": "one_monitor_index",
+    "users-async-unqueued": "monitor_indexes_without_queued",
 }
 #: Whether any job is queued or running, read from the kernel's partial indexes (a scan of the
 #: table every 10 ms would tax the worker when history is in it).
@@ -84,6 +99,9 @@ LEGEND = {
     "core-sync": "def perform, toro-core's schema only, no plugin, toro-core start",
     "four": "def perform, toro-retry, -scheduler, -properties and -monitor only, toro-core start",
     "four-async": "async def perform, the same four plugins only, toro-core start",
+    "users-async-bare": "users-async without the monitor's three indexes (what-if)",
+    "users-async-one": "users-async, one composite index for the monitor's three (what-if)",
+    "users-async-unqueued": "users-async, the monitor's indexes leaving queued jobs out (what-if)",
 }
 
 
@@ -100,6 +118,10 @@ def recreate(name: str) -> Toro:
         os.environ.update(plugins or {})
         app = Toro(conninfo, load_entry_points=plugins is not None)
     migrate.apply(conninfo, app.migrations())
+    if name in WHAT_IF:
+        layout = parse_queries((HERE / "bench_indexes.sql").read_text())[WHAT_IF[name]]
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(layout)
     APPS[name] = app
     return app
 
