@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -10,6 +11,7 @@ import pytest
 from workers_basic import Named, Noop
 
 from toro_core import Call, Status, Toro, UnknownOptionError, Worker, hookimpl
+from toro_core.encoding import READ_BACK_CHUNK, encode_many
 from toro_core.errors import DuplicateStatusError, PluginError, UnknownStatusError
 from toro_core.testing import scalar
 
@@ -49,6 +51,36 @@ def test_bulk_checks_every_item_as_one_call_would(toro_app, toro_db):
     )
     assert rows == [[[[1, [2, 3]]], {}], [["k"], {"flag": {"on": [True]}}], [["{not json}"], {}]]
     assert len(ids) == 3
+
+
+def test_bulk_read_back_in_chunks_finds_a_coerced_key_anywhere(toro_app, toro_db):
+    # The read-back runs a chunk at a time: a key JSON would coerce is found in the last
+    # chunk as in the first, and named by its item.
+    last = 3 * READ_BACK_CHUNK + 7
+    items: list[tuple[object, ...]] = [({"n": i},) for i in range(last)]
+    items.append(({"n": {2.5: "becomes '2.5'"}},))
+    with pytest.raises(TypeError, match=rf"item {last}: argument 0\['n'\] has a key 2\.5"):
+        Noop.perform_bulk(items)
+    assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
+
+
+def test_bulk_check_does_not_run_the_garbage_collector():
+    # Read back all at once, 10,000 items held 30,000 new lists and dicts: some 40 collections
+    # and now and then a full one of every object of the process, in the enqueue's time.
+    values = [({"i": i, "tags": ["a", "b"]},) for i in range(10_000)]
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        texts = encode_many(values, lambda value, who: "", lambda index: "")
+    finally:
+        gc.callbacks.remove(count)
+    assert texts[9_999] == '[{"i":9999,"tags":["a","b"]}]'
+    assert len(collections) <= 2, collections
 
 
 def test_json_arguments_round_trip(toro_app, toro_db):
