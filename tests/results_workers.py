@@ -69,3 +69,12 @@ class FlakyOnce(Worker):
             open(marker, "w").close()
             raise ConnectionError("first attempt fails")
         return "second time lucky"
+
+
+class FrozenObjects(Worker):
+    """Returns how many objects the garbage collector leaves out (``gc.freeze()``)."""
+
+    def perform(self) -> int:
+        import gc
+
+        return gc.get_freeze_count()

@@ -209,3 +209,16 @@ def test_an_outcome_batch_writes_each_jobs_own_run_time(toro_app, toro_db):
     )
     for job_id, seconds in zip(ids, (0.05, 0.3, 0.6), strict=True):
         assert seconds <= taken[job_id] < seconds + 0.5, taken
+
+
+def test_toro_core_start_freezes_what_it_loaded_before_running(toro_app, toro_db, start_worker):
+    # the process is the worker's: the app, its plugins and the worker classes stay out of the
+    # collector's passes (a full pass walked them all while jobs waited)
+    from results_workers import FrozenObjects
+
+    job = FrozenObjects.perform_async()
+    worker = start_worker("-r", "results_workers")
+    wait_for(lambda: scalar(toro_db, "SELECT status FROM toro_jobs") == "complete", timeout=30)
+    assert worker.stop() == 0
+    frozen = scalar(toro_db, "SELECT result FROM toro_jobs WHERE id = %s", (job.id,))
+    assert isinstance(frozen, int) and frozen > 10_000, frozen

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -42,6 +43,11 @@ def run_worker(app: Toro, settings: WorkerSettings) -> int:
     from toro_core.app import set_default_app
 
     previous = set_default_app(app)
+    # The process is the worker's: what it holds by now (the app, its plugins, the worker
+    # classes and every module they imported) lives as long as it does. Frozen, it is left out
+    # of the garbage collector's passes, whose full ones otherwise walked it all while jobs
+    # waited (10 to 12 ms each, about one per 10,000 no-op jobs, with every plugin loaded).
+    gc.freeze()
     try:
         code = anyio.run(WorkerProcess(app, settings).run, backend="asyncio")
     finally:
