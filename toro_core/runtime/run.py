@@ -38,7 +38,9 @@ JOB_THREAD_NAME = THREAD_NAME
 def run_worker(app: Toro, settings: WorkerSettings) -> int:
     """Run a worker process until it is stopped by a signal; returns the exit code.
 
-    ``app`` is the process default for the run, so jobs that enqueue jobs use it.
+    ``app`` is the process default for the run, so jobs that enqueue jobs use it. The caller
+    hands the process over (``toro-core start``, ``manage.py toro_worker``): what it loaded so
+    far is frozen out of the garbage collector's passes (``gc.freeze()``).
     """
     from toro_core.app import set_default_app
 
