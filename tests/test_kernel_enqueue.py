@@ -64,7 +64,7 @@ def test_bulk_read_back_in_chunks_finds_a_coerced_key_anywhere(toro_app, toro_db
     assert scalar(toro_db, "SELECT count(*) FROM toro_jobs") == 0
 
 
-def test_bulk_check_does_not_run_the_garbage_collector():
+def test_bulk_check_barely_runs_the_garbage_collector():
     # Read back all at once, 10,000 items held 30,000 new lists and dicts: some 40 collections
     # and now and then a full one of every object of the process, in the enqueue's time.
     values = [({"i": i, "tags": ["a", "b"]},) for i in range(10_000)]

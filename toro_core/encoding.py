@@ -153,7 +153,7 @@ def encode_many(
 ) -> list[str]:
     """The JSON text of each of ``values`` (the arguments or keyword arguments of a bulk
     enqueue), checked as a whole: each is dumped, its length tells it cannot break a limit,
-    and one read-back of the lot finds a coerced dict key. When that is not enough,
+    and reading them back, a hundred at a time, finds a coerced dict key. When that is not enough,
     ``encode(value, owner(index))`` checks each in turn and raises for the first bad one.
     """
     texts = _dump_each(values)
