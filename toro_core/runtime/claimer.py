@@ -8,8 +8,9 @@ sleeping) it looks from the start of each queue, for jobs that came back (recove
 and for jobs of a higher priority enqueued meanwhile.
 When a claim finds fewer jobs than it asked for (the queues ran dry), the slots start them
 before the next statement is sent, which keeps an idle worker's start of a new job short.
-When only a few slots are free while others still run, it waits a moment for more to free so
-that a claim takes a batch rather than one job at a time.
+When fewer than half of what the slots take (those that run and the jobs claimed ahead) are
+free while others still run, it waits a moment for more to free so that a claim takes a batch
+rather than a few jobs at a time (sync jobs finish in bursts, a thread's batch at once).
 
 While attempts are short (on average under :data:`AHEAD_BELOW`), it claims ahead: up to
 :data:`AHEAD_FACTOR` times ``concurrency`` more jobs wait for a slot, claimed while the slots
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from toro_core.store import CoreStore
 
 log = logging.getLogger("toro.worker")
-#: Seconds to wait for more slots to free before claiming for fewer than half of them.
+#: Seconds to wait for more slots to free before claiming for fewer than half of what they take.
 PATIENCE = 0.002
 #: The cursor before every queued job: ranks are -priority, from -100 to 100.
 START: tuple[int, int] = (-101, 0)
@@ -99,7 +100,6 @@ class Claimer:
         retry = Retry("claiming", log)
         after = START
         last_full_scan = 0.0
-        half = max(1, min(settings.concurrency, settings.batch_size) // 2)
         next_check = time.monotonic() + settings.dead_after
         while not self.stopping.is_set():
             try:
@@ -114,6 +114,8 @@ class Claimer:
                         GIVE_BACK_AFTER if slots.waiting else settings.poll_interval
                     )
                     continue
+                # half of what the slots take (running and ahead), in one statement at most
+                half = max(1, min(settings.concurrency + slots.ahead, settings.batch_size) // 2)
                 if slots.free < half and slots.running:
                     await self._gather_free_slots(half)
                 now = time.monotonic()
