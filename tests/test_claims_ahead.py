@@ -17,6 +17,15 @@ def _status(toro_db: str, job_id: int) -> tuple[str, int]:
     return found[0][0], found[0][1]
 
 
+def _wait_complete(toro_db: str, count: int) -> None:
+    wait_for(
+        lambda: (
+            scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == count
+        ),
+        timeout=60,
+    )
+
+
 def _count_held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many claims the worker holds after each claim (running or waiting for a slot)."""
     held: list[int] = []
@@ -34,12 +43,7 @@ def test_short_jobs_are_claimed_ahead_and_each_runs_once(toro_app, toro_db, monk
     held = _count_held(monkeypatch)
     Noop.perform_bulk([(i,) for i in range(1500)])
     with toro_app.background_worker(concurrency=2):
-        wait_for(
-            lambda: (
-                scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 1500
-            ),
-            timeout=60,
-        )
+        _wait_complete(toro_db, 1500)
     # up to AHEAD_FACTOR per slot ahead of the 2 slots, never more; more than one slot's
     # worth ahead at some point (one statement claims for several slots)
     assert 2 + 2 < max(held) <= 2 + 2 * claimer_module.AHEAD_FACTOR
@@ -84,12 +88,7 @@ def test_jobs_slower_than_the_bar_get_no_claims_ahead(toro_app, toro_db, monkeyp
     held = _count_held(monkeypatch)
     SleepAsync.perform_bulk([(0.05,) for _ in range(30)])
     with toro_app.background_worker(concurrency=2):
-        wait_for(
-            lambda: (
-                scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 30
-            ),
-            timeout=60,
-        )
+        _wait_complete(toro_db, 30)
     assert max(held) <= 2
 
 
@@ -142,12 +141,7 @@ def test_sync_jobs_are_claimed_for_several_slots_at_once(toro_app, toro_db, monk
     monkeypatch.setattr(store_module.CoreStore, "claim", recording_claim)
     SleepSync.perform_bulk([(0,) for _ in range(1500)])
     with toro_app.background_worker(concurrency=2):
-        wait_for(
-            lambda: (
-                scalar(toro_db, "SELECT count(*) FROM toro_jobs WHERE status = 'complete'") == 1500
-            ),
-            timeout=60,
-        )
+        _wait_complete(toro_db, 1500)
     full = sorted(size for size in sizes if size)
     # half of 2 slots and 8 ahead is 5: most claims take at least that (2, a thread's batch,
     # when the claimer claimed as soon as any slot freed)
