@@ -15,10 +15,9 @@ Two configurations, each on a database of its own (recreated):
   is read at one kind of perform;
 * **four** and **four-async** (on request): the four plugins of the product card alone
   (retry, scheduler, properties, monitor; ``TORO_PLUGINS``), ``def`` and ``async def perform``;
-* **users-async-bare**, **users-async-one** and **users-async-unqueued** (on request, what-ifs):
-  users-async with the monitor's three indexes of ``toro_jobs`` dropped, replaced by one
-  composite index, or leaving queued jobs out (``scripts/bench_indexes.sql``), to read what
-  the monitor's indexes cost; the monitor's queries are not written for these layouts.
+* **users-async-bare** (on request, a what-if): users-async with the monitor's index of
+  ``toro_jobs`` dropped (``scripts/bench_indexes.sql``), to read what it costs; the monitor
+  needs it on a large table.
 
 The latency figure enqueues jobs one by one, 20 ms apart, to an idle worker and reads when each
 ``perform`` started (the job returns ``time.time()``): from the enqueue call, and from its
@@ -73,16 +72,12 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, str] | None, type[Worker]]] = {
     # the four plugins alone (no toro-metrics, no toro-demo)
     "four": ("toro_bench_four", FOUR, SyncNoop),
     "four-async": ("toro_bench_four_async", FOUR, AsyncNoop),
-    # what-ifs: users-async with another layout of the monitor's indexes (WHAT_IF)
+    # a what-if: users-async without the monitor's index (WHAT_IF)
     "users-async-bare": ("toro_bench_users_async_bare", EVERY, AsyncNoop),
-    "users-async-one": ("toro_bench_users_async_one", EVERY, AsyncNoop),
-    "users-async-unqueued": ("toro_bench_users_async_unqueued", EVERY, AsyncNoop),
 }
 #: The block of scripts/bench_indexes.sql each what-if configuration runs once migrated.
 WHAT_IF = {
-    "users-async-bare": "no_monitor_indexes",
-    "users-async-one": "one_monitor_index",
-    "users-async-unqueued": "monitor_indexes_without_queued",
+    "users-async-bare": "no_monitor_index",
 }
 #: Whether any job is queued or running, read from the kernel's partial indexes (a scan of the
 #: table every 10 ms would tax the worker when history is in it).
@@ -99,9 +94,7 @@ LEGEND = {
     "core-sync": "def perform, toro-core's schema only, no plugin, toro-core start",
     "four": "def perform, toro-retry, -scheduler, -properties and -monitor only, toro-core start",
     "four-async": "async def perform, the same four plugins only, toro-core start",
-    "users-async-bare": "users-async without the monitor's three indexes (what-if)",
-    "users-async-one": "users-async, one composite index for the monitor's three (what-if)",
-    "users-async-unqueued": "users-async, the monitor's indexes leaving queued jobs out (what-if)",
+    "users-async-bare": "users-async without the monitor's index (what-if)",
 }
 
 

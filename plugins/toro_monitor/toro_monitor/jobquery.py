@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 from psycopg import sql
 
 from toro_monitor import cursor
-from toro_monitor.cursor import BadQuery, Cursor, Kind
+from toro_monitor.cursor import MAX_ID, MIN_ID, BadQuery, Cursor, Kind
 
-__all__ = ["SORTS", "BadQuery", "JobQuery", "SortKey", "parse"]
+__all__ = ["SORTS", "BadQuery", "Grouped", "JobQuery", "SortKey", "Walk", "parse"]
 
 
 def _column(name: str) -> sql.Composable:
@@ -58,14 +58,19 @@ class SortKey:
     nullable: bool
     #: Whether an index serves this order on any table size; the others are windowed.
     indexed: bool
+    #: The column of a group ((status, queue, class_name) of the monitor's index) that holds
+    #: this key's value, for the keys that are one.
+    group_column: str | None = None
 
 
 _TEXT, _TIME, _INTERVAL = sql.SQL("text"), sql.SQL("timestamptz"), sql.SQL("interval")
 SORTS: dict[str, SortKey] = {
     "created": SortKey("Queued", _column("id"), None, "id", None, False, True),
-    "queue": SortKey("Queue", _keyed("queue"), "queue", "text", _TEXT, False, True),
-    "class": SortKey("Worker", _keyed("class_name"), "class_name", "text", _TEXT, False, True),
-    "status": SortKey("Status", _keyed("status"), "status", "text", _TEXT, False, True),
+    "queue": SortKey("Queue", _keyed("queue"), "queue", "text", _TEXT, False, True, "queue"),
+    "class": SortKey(
+        "Worker", _keyed("class_name"), "class_name", "text", _TEXT, False, True, "class_name"
+    ),
+    "status": SortKey("Status", _keyed("status"), "status", "text", _TEXT, False, True, "status"),
     "name": SortKey("Name", _column("name"), "name", "text", _TEXT, True, False),
     "started": SortKey("Started", _column("started_at"), "started_at", "time", _TIME, True, False),
     "duration": SortKey("Duration", DURATION, "duration", "interval", _INTERVAL, True, False),
@@ -215,6 +220,13 @@ def filter_sql(query: JobQuery, floor: int | None) -> tuple[sql.Composable, dict
     return sql.SQL(" AND ").join(parts), params
 
 
+def search_sql(query: JobQuery) -> tuple[sql.Composable, dict[str, Any]]:
+    """The search's condition on a job ``t`` (``TRUE`` without a search)."""
+    if not query.search:
+        return sql.SQL("TRUE"), {}
+    return sql.SQL("t.name ILIKE %(search)s"), {"search": "%" + escape_like(query.search) + "%"}
+
+
 def keyset_sql(query: JobQuery) -> tuple[sql.Composable, dict[str, Any]]:
     """The condition that selects rows after the cursor in the chosen order (NULLs last)."""
     after = query.after
@@ -259,3 +271,127 @@ def order_sql(query: JobQuery) -> sql.Composable:
 
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---------------------------------------------------------------------- groups
+# The monitor's index is keyed (status, queue, class_name, id) (migration 0004): the jobs at
+# rest of one group, a (status, queue, class_name), are a range of it in id order. A filtered
+# list, its count and a bulk action first find the groups its filters match (the ``groups``
+# query, a walk that descends the index once per group) and then read each group's range.
+
+
+@dataclasses.dataclass(frozen=True)
+class Walk:
+    """The ``groups`` query's fragments for a set of filters: where the walk starts, while it
+    goes on, and which of the groups it meets are kept."""
+
+    start: sql.Composable
+    within: sql.Composable
+    matching: sql.Composable
+    params: dict[str, Any]
+
+
+def walk_sql(query: JobQuery, statuses: list[str] | None = None) -> Walk:
+    """The walk for ``query``'s queue, class and status filters (the search and sort play no
+    part), keeping only groups of ``statuses`` when given. A status filter, alone or with a
+    queue (and a class), is a range of the index: the walk starts at its beginning and stops
+    at its end; other filters are checked on each group met."""
+    params: dict[str, Any] = {}
+    start: sql.Composable = sql.SQL("TRUE")
+    within: sql.Composable = sql.SQL("TRUE")
+    matching: list[sql.Composable] = [sql.SQL("TRUE")]
+    for column, value in (
+        ("status", query.status),
+        ("queue", query.queue),
+        ("class_name", query.class_name),
+    ):
+        if value is not None:
+            params[f"w_{column}"] = value
+            matching.append(
+                sql.SQL('g.{} COLLATE "C" = {}').format(
+                    sql.Identifier(column), sql.Placeholder(f"w_{column}")
+                )
+            )
+    if statuses is not None:
+        params["w_statuses"] = statuses
+        matching.append(sql.SQL('g.status COLLATE "C" = ANY(%(w_statuses)s::text[])'))
+    # the leading filters, in the index's order: a prefix of its key
+    prefix: list[str] = []
+    for column, value in (
+        ("status", query.status),
+        ("queue", query.queue),
+        ("class_name", query.class_name),
+    ):
+        if value is None:
+            break
+        prefix.append(column)
+    if prefix:
+        keyed = sql.SQL(", ").join(
+            sql.SQL('{} COLLATE "C"').format(sql.Identifier(c)) for c in prefix
+        )
+        values = sql.SQL(", ").join(sql.Placeholder(f"w_{c}") for c in prefix)
+        start = sql.SQL("({}) >= ({})").format(keyed, values)
+        within = sql.SQL(" AND ").join(
+            sql.SQL('g.{} COLLATE "C" = {}').format(sql.Identifier(c), sql.Placeholder(f"w_{c}"))
+            for c in prefix
+        )
+    return Walk(start, within, sql.SQL(" AND ").join(matching), params)
+
+
+@dataclasses.dataclass(frozen=True)
+class Grouped:
+    """The ``list_rows_grouped`` fragments for a query's order and cursor."""
+
+    bound: sql.Composable
+    group_filter: sql.Composable
+    group_order: sql.Composable
+    direction: sql.Composable
+    params: dict[str, Any]
+
+
+def grouped_sql(query: JobQuery) -> Grouped:
+    """How a page of ``query`` (an indexed sort) reads the groups: each group's jobs in id
+    order (the sort key, when it is not the id, is the same for all of a group's jobs, so
+    groups are merged by key and then id), and the keyset cursor turned into a bound on the
+    id within each group: after the cursor's id in the group of the cursor's value, every job
+    in the groups past it, none in the groups before."""
+    key = query.key
+    word, op = DIRECTIONS[query.direction]
+    column = key.group_column
+    order: sql.Composable = sql.SQL("x.id {}").format(word)
+    if column is not None:
+        order = sql.SQL('g.{} COLLATE "C" {}, x.id {}').format(sql.Identifier(column), word, word)
+    after = query.after
+    params: dict[str, Any] = {}
+    bound: sql.Composable = sql.SQL("TRUE")
+    group_filter: sql.Composable = sql.SQL("TRUE")
+    if after is not None and column is None:
+        params["after_id"] = after.id
+        bound = sql.SQL("t.id {} %(after_id)s").format(op)
+    elif after is not None and column is not None:
+        value: sql.Composable
+        if after.by_reference:
+            value = sql.SQL(
+                'SELECT toro_jobs.{} COLLATE "C" FROM toro_jobs WHERE toro_jobs.id = %(after_id)s'
+            ).format(sql.Identifier(column))
+            value = sql.SQL("({})").format(value)
+            params["after_id"] = after.id
+        elif after.value is None:
+            return Grouped(sql.SQL("TRUE"), sql.SQL("FALSE"), order, word, params)
+        else:
+            params["after_value"] = after.value
+            value = sql.SQL("%(after_value)s::text")
+        grouped = sql.SQL('g.{} COLLATE "C"').format(sql.Identifier(column))
+        # the next id within the cursor's group, inclusive (so a bound exists for the others)
+        edge = after.id - 1 if query.direction == "desc" else after.id + 1
+        if MIN_ID <= edge <= MAX_ID:
+            params["edge"] = edge
+            extreme = MAX_ID if query.direction == "desc" else MIN_ID
+            inclusive = sql.SQL("<=" if query.direction == "desc" else ">=")
+            group_filter = sql.SQL("{} {} {}").format(grouped, inclusive, value)
+            bound = sql.SQL("t.id {} CASE WHEN {} = {} THEN %(edge)s ELSE {} END").format(
+                inclusive, grouped, value, sql.Literal(extreme)
+            )
+        else:  # the cursor is at the end of its group: only the groups past it
+            group_filter = sql.SQL("{} {} {}").format(grouped, op, value)
+    return Grouped(bound, group_filter, order, word, params)

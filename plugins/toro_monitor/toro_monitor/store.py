@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, overload
 
 import psycopg
 from psycopg import sql
@@ -27,9 +27,25 @@ from toro_monitor.options import MonitorOptions
 
 #: Up to this many matching jobs, the jobs list collects them before sorting (see list_jobs_few).
 FEW_MATCHES = 2000
+#: Most groups ((status, queue, class) present) a page reads one by one (about 20 us each);
+#: past it, a list is left to the planner (correct, slower on a large table).
+MAX_GROUPS = 1000
 #: Text columns are selected cut one character past what lists show, so a page knows which
 #: values were cut.
 CUTS = {"cut": LIST_TEXT + 1, "args_cut": ARGS_PREVIEW + 1}
+
+
+#: A group of the monitor's index: (status, queue, class_name) of jobs at rest.
+Group = tuple[str, str, str]
+
+
+def _group_arrays(groups: Sequence[Group]) -> dict[str, list[str]]:
+    """``groups`` as the three arrays the grouped queries take."""
+    return {
+        "g_status": [g[0] for g in groups],
+        "g_queue": [g[1] for g in groups],
+        "g_class": [g[2] for g in groups],
+    }
 
 
 def q(name: str) -> str:
@@ -167,32 +183,117 @@ class MonitorStore:
         floor = max_id - window if window is not None else None
         where, params = jobquery.filter_sql(query, floor)
         # without a status filter, the jobs at rest and the running ones are read apart (the
-        # monitor's indexes leave running jobs out) and merged: see queries.sql
+        # monitor's index leaves running jobs out) and merged: see queries.sql
         split = "_split" if query.status is None else ""
-        total = await self._count(where, params, split)
-        keyset, keyset_params = jobquery.keyset_sql(query)
         page_size = self.options.page_size
-        # Few matches: collect them, then sort. Many: let the planner walk an index in order
-        # (dense matches are met early). The bound keeps the sort of the collected rows cheap.
-        few = total.exact and total.value <= FEW_MATCHES and bool(query.filters())
-        # running jobs are few (the processes' slots) wherever their ids are: always collected
-        few = few or query.status == "running"
         order = jobquery.order_sql(query)
-        matching = sql.SQL(q(("list_rows_few" if few else "list_rows") + split)).format(
-            where=sql.SQL("{} AND {}").format(where, keyset), order=order
-        )
+        keyset, keyset_params = jobquery.keyset_sql(query)
+        groups = None
+        if (
+            window is None
+            and not query.windowed
+            and query.status != "running"
+            and (query.filters() or query.key.group_column is not None)
+        ):
+            groups = await self.groups(query, most=MAX_GROUPS)
+        matching: sql.Composable
+        if groups is not None:
+            # an indexed order with filters: each group's range of the index, merged
+            total = await self._count_grouped(groups, where, params, bool(split))
+            parts = jobquery.grouped_sql(query)
+            matching = sql.SQL(q("list_rows_grouped")).format(
+                bound=parts.bound,
+                group_filter=parts.group_filter,
+                group_order=parts.group_order,
+                direction=parts.direction,
+            )
+            extra = {**_group_arrays(groups), **parts.params, **keyset_params}
+        else:
+            total = await self._count(where, params, split)
+            # Few matches: collect them, then sort. Many: let the planner walk an index in
+            # order (dense matches are met early). The bound keeps the sort of the collected
+            # rows cheap.
+            few = total.exact and total.value <= FEW_MATCHES and bool(query.filters())
+            # running jobs are few (the processes' slots) wherever their ids are: collected
+            few = few or query.status == "running"
+            at_rest = sql.SQL(" AND status <> 'running'") if split else sql.SQL("")
+            matching = sql.SQL(q("list_rows_few" if few else "list_rows")).format(
+                where=sql.SQL("{} AND {}{}").format(where, keyset, at_rest), order=order
+            )
+            extra = keyset_params
+        if split:
+            matching = sql.SQL(q("with_running")).format(
+                at_rest=matching, where=sql.SQL("{} AND {}").format(where, keyset), order=order
+            )
         listing = sql.SQL(q("list_jobs")).format(
             rows=matching, order=order, duration=jobquery.DURATION
         )
         rows = []
         if total.value:
-            values = {**params, **keyset_params, **CUTS, "limit": page_size + 1}
+            values = {**params, **extra, **CUTS, "limit": page_size + 1}
             rows = await self._all(listing, values)
         next_after = None
         if len(rows) > page_size:
             rows = rows[:page_size]
             next_after = jobquery.cursor_for(query, rows[-1])
         return JobPage(rows=rows, total=total, next_after=next_after, window=window)
+
+    @overload
+    async def groups(
+        self, query: JobQuery, statuses: list[str] | None = ..., *, most: int
+    ) -> list[Group] | None: ...
+
+    @overload
+    async def groups(
+        self,
+        query: JobQuery,
+        statuses: list[str] | None = ...,
+        *,
+        most: None = None,
+        cap: int | None = ...,
+    ) -> list[Group]: ...
+
+    async def groups(
+        self,
+        query: JobQuery,
+        statuses: list[str] | None = None,
+        *,
+        most: int | None = None,
+        cap: int | None = None,
+    ) -> list[Group] | None:
+        """The groups ((status, queue, class_name) of jobs at rest) that ``query``'s filters
+        match, in the index's order (only those of ``statuses`` when given): ``None`` when
+        there are more than ``most``; the first ``cap`` when there are more than that."""
+        walk = jobquery.walk_sql(query, statuses)
+        limit = most + 1 if most is not None else cap
+        found = await self._all(
+            sql.SQL(q("groups")).format(
+                start=walk.start, within=walk.within, matching=walk.matching
+            ),
+            {**walk.params, "most": limit},
+        )
+        if most is not None and len(found) > most:
+            return None
+        return [(r["status"], r["queue"], r["class_name"]) for r in found]
+
+    async def _count_grouped(
+        self,
+        groups: list[Group],
+        where: sql.Composable,
+        params: dict[str, Any],
+        split: bool,
+    ) -> Count:
+        """:meth:`_count` for the jobs at rest of ``groups`` (and, with ``split``, the running
+        jobs matching ``where``)."""
+        cap = self.options.count_threshold
+        counted = await self._all(
+            sql.SQL(q("count_grouped")).format(running=where if split else sql.SQL("FALSE")),
+            {**params, **_group_arrays(groups), "cap": cap + 1},
+        )
+        value = int(counted[0]["jobs"])
+        if value <= cap:
+            return Count(value, True)
+        return await self._estimate(where, params, cap)
 
     async def _count(self, where: sql.Composable, params: dict[str, Any], split: str) -> Count:
         cap = self.options.count_threshold
@@ -203,17 +304,30 @@ class MonitorStore:
         value = int(counted[0]["jobs"])
         if value <= cap:
             return Count(value, True)
+        return await self._estimate(where, params, cap)
+
+    async def _estimate(self, where: sql.Composable, params: dict[str, Any], cap: int) -> Count:
+        """The planner's estimate of the jobs matching ``where`` (more than ``cap`` were
+        counted)."""
         plan = await self._all(sql.SQL(q("estimate_jobs")).format(where=where), params)
         estimated = int(plan[0]["QUERY PLAN"][0]["Plan"]["Plan Rows"])
         return Count(max(estimated, cap + 1), False)
 
     async def distinct_queues(self, limit: int = 500) -> list[str]:
-        rows = await self._all(q("distinct_queues"), {"limit": limit, **CUTS})
+        """The queues of the jobs at rest (those of the first :data:`MAX_GROUPS` groups) and
+        those the live processes serve, in byte order, cut to the lists' width."""
+        groups = await self.groups(jobquery.JobQuery(), most=None, cap=MAX_GROUPS)
+        names = sorted({queue for _, queue, _ in groups})
+        rows = await self._all(q("distinct_queues"), {"limit": limit, "g_queue": names, **CUTS})
         return [r["queue"] for r in rows]
 
     async def distinct_classes(self, limit: int = 500) -> list[str]:
-        rows = await self._all(q("distinct_classes"), {"limit": limit, **CUTS})
-        return [r["class_name"] for r in rows]
+        """The worker classes of the jobs at rest (those of the first :data:`MAX_GROUPS`
+        groups: a class shows once one of its jobs has waited or finished), in byte order, cut
+        to the lists' width."""
+        groups = await self.groups(jobquery.JobQuery(), most=None, cap=MAX_GROUPS)
+        cut = CUTS["cut"]
+        return sorted({class_name[:cut] for _, _, class_name in groups})[:limit]
 
     # ------------------------------------------------------------------ histograms
 
@@ -269,10 +383,11 @@ class MonitorStore:
         counted no further than ``cap``, and the id of the newest of them."""
         if not statuses:
             return 0, None
-        where, params = jobquery.filter_sql(query, None)
+        groups = await self.groups(query, list(statuses))
+        search, params = jobquery.search_sql(query)
         found = await self._all(
-            sql.SQL(q("bulk_count")).format(where=where),
-            {**params, "statuses": list(statuses), "cap": cap},
+            sql.SQL(q("bulk_count")).format(search=search),
+            {**params, **_group_arrays(groups), "cap": cap},
         )
         newest = found[0]["newest"]
         return int(found[0]["jobs"]), None if newest is None else int(newest)
@@ -291,10 +406,18 @@ class MonitorStore:
         left those statuses meanwhile is left alone)."""
         if not statuses:
             return BulkResult(selected=0, changed=0)
-        where, params = jobquery.filter_sql(query, None)
+        groups = await self.groups(query, list(statuses))
+        search, params = jobquery.search_sql(query)
+        newest_first = sql.SQL("DESC")
+        rows = sql.SQL(q("list_rows_grouped")).format(
+            bound=sql.SQL("t.id <= %(upto)s AND {}").format(search),
+            group_filter=sql.SQL("TRUE"),
+            group_order=sql.SQL("x.id DESC"),
+            direction=newest_first,
+        )
         found = await self._all(
-            sql.SQL(q("bulk_ids")).format(where=where),
-            {**params, "statuses": list(statuses), "upto": upto, "limit": limit},
+            sql.SQL(q("bulk_ids")).format(rows=rows),
+            {**params, **_group_arrays(groups), "upto": upto, "limit": limit},
         )
         ids = [row["id"] for row in found]
         if not ids:

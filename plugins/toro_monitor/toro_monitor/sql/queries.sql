@@ -2,13 +2,19 @@
 -- Blocks with {placeholders} are templates: the monitor fills them with fixed SQL fragments
 -- (filters and sort orders chosen from fixed lists, never text from a request).
 
--- The monitor's indexes of toro_jobs leave out running jobs (migration 0003): a query over
--- every status is split in two, the jobs at rest (status <> 'running', the monitor's indexes)
--- and the running ones (status = 'running', the kernel's toro_jobs_running: at most as many
--- as the processes' slots), and the two are merged. A query for one status reads one side.
--- Those indexes hold queue, class_name and status in the "C" collation, which the conditions
--- and orders meant for them name (COLLATE "C"); the predicates are written out as they are,
+-- The monitor's index of toro_jobs (toro_monitor_jobs_at_rest, migration 0004) leaves out
+-- running jobs: a query over every status is split in two, the jobs at rest (status <>
+-- 'running') and the running ones (status = 'running', the kernel's toro_jobs_running: at most
+-- as many as the processes' slots), and the two are merged. A query for one status reads one
+-- side. The index holds status, queue and class_name in the "C" collation, which the conditions
+-- and orders meant for it name (COLLATE "C"); the predicates are written out as they are,
 -- since a condition in another collation proves none.
+--
+-- Its key is (status, queue, class_name, id): the jobs of one group, a (status, queue, class)
+-- present in the table, are a range in id order. PostgreSQL 15 cannot skip through the leading
+-- columns of an index, so the monitor does it itself: `groups` finds the groups a filter
+-- matches (one descent each), and the lists, counts and bulk actions read each group's range
+-- (the `_grouped` queries, given the groups as three arrays) and merge.
 
 -- name: table_size
 -- The planner's row estimate of toro_jobs (-1 before it was ever analysed) and its highest id,
@@ -43,17 +49,13 @@ SELECT id, queue, class_name, name, status, created_at, started_at, finished_at,
  ORDER BY {order}
  LIMIT %(limit)s
 
--- name: list_rows_split
--- The rows of one page matching the filters (any status): the first of each side in order.
--- The running jobs are collected whole before they are sorted (OFFSET 0): there are at most
--- as many as the processes' slots, wherever their ids are, so the cost stays that of reading
--- them through toro_jobs_running, never a walk of the primary key looking for old ones.
-(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
-       kwargs, priority, cancel_requested_at
-   FROM toro_jobs
-  WHERE {where} AND status <> 'running'
-  ORDER BY {order}
-  LIMIT %(limit)s)
+-- name: with_running
+-- The rows {at_rest} selects (of the jobs at rest) and the first running jobs matching {where}
+-- in the page's order, for a list over every status. The running jobs are collected whole
+-- before they are sorted (OFFSET 0): there are at most as many as the processes' slots,
+-- wherever their ids are, so the cost stays that of reading them through toro_jobs_running,
+-- never a walk of the primary key looking for old ones.
+({at_rest})
 UNION ALL
 (SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
        kwargs, priority, cancel_requested_at
@@ -76,19 +78,69 @@ SELECT id, queue, class_name, name, status, created_at, started_at, finished_at,
  WHERE {where}
 OFFSET 0
 
--- name: list_rows_few_split
--- list_rows_few over both sides.
-(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
-       kwargs, priority, cancel_requested_at
-   FROM toro_jobs
-  WHERE {where} AND status <> 'running'
- OFFSET 0)
-UNION ALL
-(SELECT id, queue, class_name, name, status, created_at, started_at, finished_at, args,
-       kwargs, priority, cancel_requested_at
-   FROM toro_jobs
-  WHERE {where} AND status = 'running'
- OFFSET 0)
+-- name: groups
+-- The groups of the jobs at rest ((status, queue, class_name) present in toro_jobs) that
+-- {matching} keeps, found by a walk of toro_monitor_jobs_at_rest that descends once per group:
+-- from the first at or after {start}, on while the group before is {within} (a status filter
+-- is a range of the index: the walk stays in it). At most %(most)s.
+WITH RECURSIVE g(status, queue, class_name) AS (
+    (SELECT status, queue, class_name FROM toro_jobs
+      WHERE status <> 'running' AND {start}
+      ORDER BY status COLLATE "C", queue COLLATE "C", class_name COLLATE "C"
+      LIMIT 1)
+    UNION ALL
+    SELECT n.status, n.queue, n.class_name
+      FROM g CROSS JOIN LATERAL (
+           SELECT t.status, t.queue, t.class_name FROM toro_jobs AS t
+            WHERE t.status <> 'running'
+              AND (t.status COLLATE "C", t.queue COLLATE "C", t.class_name COLLATE "C")
+                  > (g.status, g.queue, g.class_name)
+            ORDER BY t.status COLLATE "C", t.queue COLLATE "C", t.class_name COLLATE "C"
+            LIMIT 1) AS n
+     WHERE {within}
+)
+SELECT status, queue, class_name FROM g WHERE {matching} LIMIT %(most)s;
+
+-- name: list_rows_grouped
+-- The rows of one page from the groups in %(g_status)s, %(g_queue)s and %(g_class)s: each
+-- group's first %(limit)s in id order past {bound} (the keyset cursor, as a bound on the id
+-- within the group), of the groups {group_filter} keeps, merged in {group_order}; then the
+-- rows themselves (only these are read from the table).
+SELECT j.id, j.queue, j.class_name, j.name, j.status, j.created_at, j.started_at,
+       j.finished_at, j.args, j.kwargs, j.priority, j.cancel_requested_at
+  FROM (SELECT x.id
+          FROM unnest(%(g_status)s::text[], %(g_queue)s::text[], %(g_class)s::text[])
+               AS g(status, queue, class_name)
+               CROSS JOIN LATERAL (
+               SELECT t.id FROM toro_jobs AS t
+                WHERE t.status COLLATE "C" = g.status AND t.queue COLLATE "C" = g.queue
+                  AND t.class_name COLLATE "C" = g.class_name AND t.status <> 'running'
+                  AND {bound}
+                ORDER BY t.id {direction}
+                LIMIT %(limit)s) AS x
+         WHERE {group_filter}
+         ORDER BY {group_order}
+         LIMIT %(limit)s) AS ids
+  JOIN toro_jobs AS j ON j.id = ids.id
+
+-- name: count_grouped
+-- How many jobs the groups in %(g_status)s, %(g_queue)s and %(g_class)s hold, counting no
+-- further than %(cap)s (the walk stops there), and how many running jobs match {running}
+-- (FALSE when the filter names another status), counted no further than %(cap)s either.
+SELECT (SELECT count(*)
+          FROM (SELECT 1
+                  FROM unnest(%(g_status)s::text[], %(g_queue)s::text[], %(g_class)s::text[])
+                       AS g(status, queue, class_name)
+                       CROSS JOIN LATERAL (
+                       SELECT 1 FROM toro_jobs AS t
+                        WHERE t.status COLLATE "C" = g.status AND t.queue COLLATE "C" = g.queue
+                          AND t.class_name COLLATE "C" = g.class_name
+                          AND t.status <> 'running'
+                        LIMIT %(cap)s) AS x
+                 LIMIT %(cap)s) AS capped)
+       + (SELECT count(*)
+            FROM (SELECT 1 FROM toro_jobs WHERE {running} AND status = 'running'
+                  LIMIT %(cap)s) AS capped) AS jobs;
 
 -- name: count_jobs_bounded
 -- How many jobs match the filters (which name a status), counting no further than %(cap)s.
@@ -107,7 +159,7 @@ EXPLAIN (FORMAT JSON) SELECT 1 FROM toro_jobs WHERE {where};
 
 -- name: status_sizes
 -- For each status: how many jobs have it, counted no further than %(cap)s (index-only on
--- toro_monitor_jobs_status_at_rest, or on toro_jobs_running for the running ones), so the
+-- a range of toro_monitor_jobs_at_rest, or on toro_jobs_running for the running ones), so the
 -- caller knows which statuses it may count exactly.
 SELECT s.status,
        CASE WHEN s.status = 'running'
@@ -150,38 +202,14 @@ SELECT left(queue, %(cut)s) AS queue, left(status, %(cut)s) AS status,
  GROUP BY 1, 2;
 
 -- name: distinct_queues
--- The queue names in toro_jobs, by a skip scan of the toro_monitor_jobs_queue_at_rest index,
--- and those the live processes serve (a running job's queue is one of them), cut to %(cut)s
+-- The queue names in toro_jobs (those of the groups found by the caller, in %(g_queue)s) and
+-- those the live processes serve (a running job's queue is one of them), cut to %(cut)s
 -- characters.
-WITH RECURSIVE q(queue) AS (
-    (SELECT queue FROM toro_jobs WHERE status <> 'running' ORDER BY queue COLLATE "C" LIMIT 1)
-    UNION ALL
-    SELECT (SELECT queue FROM toro_jobs
-             WHERE queue COLLATE "C" > q.queue AND status <> 'running'
-             ORDER BY queue COLLATE "C" LIMIT 1)
-      FROM q WHERE q.queue IS NOT NULL
-)
 SELECT left(queue, %(cut)s) AS queue
-  FROM (SELECT queue FROM q WHERE queue IS NOT NULL
+  FROM (SELECT unnest(%(g_queue)s::text[]) AS queue
         UNION
         SELECT unnest(queues) FROM toro_processes) AS names
  ORDER BY 1
- LIMIT %(limit)s;
-
--- name: distinct_classes
--- The worker class names of the jobs at rest (every status but running: a class shows once one
--- of its jobs has waited or finished), by a skip scan of the toro_monitor_jobs_class_at_rest
--- index, cut to %(cut)s characters.
-WITH RECURSIVE c(class_name) AS (
-    (SELECT class_name FROM toro_jobs
-      WHERE status <> 'running' ORDER BY class_name COLLATE "C" LIMIT 1)
-    UNION ALL
-    SELECT (SELECT class_name FROM toro_jobs
-             WHERE class_name COLLATE "C" > c.class_name AND status <> 'running'
-             ORDER BY class_name COLLATE "C" LIMIT 1)
-      FROM c WHERE c.class_name IS NOT NULL
-)
-SELECT left(class_name, %(cut)s) AS class_name FROM c WHERE class_name IS NOT NULL
  LIMIT %(limit)s;
 
 -- name: get_job
@@ -202,22 +230,34 @@ SELECT id, left(class_name, %(cut)s) AS class_name, left(name, %(cut)s) AS name,
   FROM toro_jobs WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id;
 
 -- name: bulk_count
--- For a bulk action's confirmation: how many jobs in %(statuses)s match {where} (the jobs
--- list's filters), counting no further than %(cap)s, and the newest one's id (the action then
--- touches no job queued after the count). Walks the newest first, as the action does.
-SELECT count(*) AS jobs, max(id) AS newest
-  FROM (SELECT id FROM toro_jobs
-         WHERE {where} AND status = ANY(%(statuses)s::text[])
-         ORDER BY id DESC
-         LIMIT %(cap)s) AS capped;
+-- For a bulk action's confirmation: how many jobs the groups in %(g_status)s, %(g_queue)s and
+-- %(g_class)s hold (the statuses of the action matching the jobs list's filters) and match
+-- {search} (the list's search, or TRUE), counting no further than %(cap)s, and the newest
+-- one's id (the action then touches no job queued after the count).
+WITH g AS (
+    SELECT * FROM unnest(%(g_status)s::text[], %(g_queue)s::text[], %(g_class)s::text[])
+                  AS g(status, queue, class_name)
+)
+SELECT (SELECT count(*)
+          FROM (SELECT 1 FROM g CROSS JOIN LATERAL (
+                       SELECT 1 FROM toro_jobs AS t
+                        WHERE t.status COLLATE "C" = g.status AND t.queue COLLATE "C" = g.queue
+                          AND t.class_name COLLATE "C" = g.class_name
+                          AND t.status <> 'running' AND {search}
+                        LIMIT %(cap)s) AS x
+                 LIMIT %(cap)s) AS capped) AS jobs,
+       (SELECT max(x.id) FROM g CROSS JOIN LATERAL (
+               SELECT t.id FROM toro_jobs AS t
+                WHERE t.status COLLATE "C" = g.status AND t.queue COLLATE "C" = g.queue
+                  AND t.class_name COLLATE "C" = g.class_name AND t.status <> 'running'
+                  AND {search}
+                ORDER BY t.id DESC
+                LIMIT 1) AS x) AS newest;
 
 -- name: bulk_ids
--- The jobs a confirmed bulk action applies to: in %(statuses)s, matching {where}, not newer
--- than %(upto)s (the newest counted), newest first, at most %(limit)s.
-SELECT id FROM toro_jobs
- WHERE {where} AND status = ANY(%(statuses)s::text[]) AND id <= %(upto)s
- ORDER BY id DESC
- LIMIT %(limit)s;
+-- The jobs a confirmed bulk action applies to: the ids of the rows {rows} selects
+-- (list_rows_grouped over the action's groups, newest first, bounded by the newest counted).
+SELECT id FROM ({rows}) AS j ORDER BY id DESC;
 
 -- name: local_settings
 -- Behind PgBouncer in transaction mode, whose connections cannot carry startup options: the
