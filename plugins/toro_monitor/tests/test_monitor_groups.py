@@ -132,3 +132,25 @@ def test_cursors_at_the_ends_of_bigint(client, toro_db, seeded, direction, row_i
         after = [job for job in everything if (queues[job].encode(), job) < position]
     assert after  # the cursor is inside the list, not past its end
     assert row_ids(response.text) == after[:4]
+
+
+def test_past_max_groups_an_indexed_order_is_windowed_on_a_large_table(
+    make_app, toro_db, seeded, monkeypatch
+):
+    """More groups than a page reads one by one: the order is kept among the newest jobs (the
+    page says so), and the cost stays that of the window."""
+    monkeypatch.setattr(toro_monitor.store, "MAX_GROUPS", 2)
+    toro = make_app(plugins=[monitor_plugin])
+    options = MonitorOptions(basic_auth=None, page_size=4, sort_window=20)
+    with TestClient(create_app(toro, options)) as client:
+        page = client.get("/jobs?sort=queue&dir=asc", headers=HX)
+        assert page.status_code == 200
+        assert "sorted among the newest 20 jobs" in page.text
+        newest = set(seeded[-21:])  # the window: ids above the highest minus 20
+        seen = walk_pages(client, "/jobs?sort=queue&dir=asc", 20)
+        assert seen and set(seen) <= newest
+        assert seen == [job for job in expected(toro_db, "queue", "asc", "") if job in set(seen)]
+        # one group: read from the index, whole
+        assert walk_pages(client, "/jobs?queue=a&status=complete", 20) == expected(
+            toro_db, "created", "desc", "queue=a&status=complete"
+        )

@@ -28,8 +28,9 @@ from toro_monitor.options import MonitorOptions
 #: Up to this many matching jobs, the jobs list collects them before sorting (see list_jobs_few).
 FEW_MATCHES = 2000
 #: Most groups ((status, queue, class) present) a page reads one by one (about 20 us each);
-#: past it, a list is left to the planner (correct, slower on a large table).
-MAX_GROUPS = 1000
+#: past it, a list in an indexed order is windowed (sorted among the newest jobs) on a large
+#: table, and left to the planner on a small one.
+MAX_GROUPS = 2000
 #: Text columns are selected cut one character past what lists show, so a page knows which
 #: values were cut.
 CUTS = {"cut": LIST_TEXT + 1, "args_cut": ARGS_PREVIEW + 1}
@@ -173,8 +174,16 @@ class MonitorStore:
 
     async def list_jobs(self, query: JobQuery) -> JobPage:
         estimate, max_id = await self.table_size()
+        # an indexed order with filters (or by a key of the groups) reads the groups' ranges
+        grouped = (
+            not query.windowed
+            and query.status != "running"
+            and bool(query.filters() or query.key.group_column is not None)
+        )
+        groups = await self.groups(query, most=MAX_GROUPS) if grouped else None
         window = None
-        if query.windowed:
+        if query.windowed or (grouped and groups is None):
+            # past MAX_GROUPS groups, an indexed order is windowed too: its cost stays bounded
             size = self.options.search_window if query.search else self.options.sort_window
             if query.search and not query.key.indexed:
                 size = min(size, self.options.sort_window)
@@ -188,14 +197,6 @@ class MonitorStore:
         page_size = self.options.page_size
         order = jobquery.order_sql(query)
         keyset, keyset_params = jobquery.keyset_sql(query)
-        groups = None
-        if (
-            window is None
-            and not query.windowed
-            and query.status != "running"
-            and (query.filters() or query.key.group_column is not None)
-        ):
-            groups = await self.groups(query, most=MAX_GROUPS)
         matching: sql.Composable
         if groups is not None:
             # an indexed order with filters: each group's range of the index, merged
