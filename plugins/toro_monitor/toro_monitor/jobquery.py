@@ -300,11 +300,9 @@ def walk_sql(query: JobQuery, statuses: list[str] | None = None) -> Walk:
     start: sql.Composable = sql.SQL("TRUE")
     within: sql.Composable = sql.SQL("TRUE")
     matching: list[sql.Composable] = [sql.SQL("TRUE")]
-    for column, value in (
-        ("status", query.status),
-        ("queue", query.queue),
-        ("class_name", query.class_name),
-    ):
+    # in the index's order: the filters given first in it are a prefix of its key
+    filters = (("status", query.status), ("queue", query.queue), ("class_name", query.class_name))
+    for column, value in filters:
         if value is not None:
             params[f"w_{column}"] = value
             matching.append(
@@ -315,13 +313,8 @@ def walk_sql(query: JobQuery, statuses: list[str] | None = None) -> Walk:
     if statuses is not None:
         params["w_statuses"] = statuses
         matching.append(sql.SQL('g.status COLLATE "C" = ANY(%(w_statuses)s::text[])'))
-    # the leading filters, in the index's order: a prefix of its key
     prefix: list[str] = []
-    for column, value in (
-        ("status", query.status),
-        ("queue", query.queue),
-        ("class_name", query.class_name),
-    ):
+    for column, value in filters:
         if value is None:
             break
         prefix.append(column)
@@ -331,10 +324,7 @@ def walk_sql(query: JobQuery, statuses: list[str] | None = None) -> Walk:
         )
         values = sql.SQL(", ").join(sql.Placeholder(f"w_{c}") for c in prefix)
         start = sql.SQL("({}) >= ({})").format(keyed, values)
-        within = sql.SQL(" AND ").join(
-            sql.SQL('g.{} COLLATE "C" = {}').format(sql.Identifier(c), sql.Placeholder(f"w_{c}"))
-            for c in prefix
-        )
+        within = sql.SQL(" AND ").join(matching[1 : len(prefix) + 1])
     return Walk(start, within, sql.SQL(" AND ").join(matching), params)
 
 
