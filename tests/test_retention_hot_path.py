@@ -2,7 +2,7 @@
 
 * Middleware is called without pluggy's dispatch but in pluggy's order (first registered
   outermost, ``tryfirst`` first), and through pluggy when a plugin wraps the hook.
-* The monitor's indexes and the prune's leave out the rows a claim writes: a claim adds
+* The monitor's index and the prune's leave out the rows a claim writes: a claim adds
   entries to the kernel's indexes only, whatever plugins are migrated.
 """
 

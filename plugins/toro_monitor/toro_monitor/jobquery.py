@@ -29,9 +29,9 @@ def _column(name: str) -> sql.Composable:
 
 
 def _keyed(name: str) -> sql.Composable:
-    """A column as the monitor's indexes hold it: in the "C" collation (migration 0003), which
-    the monitor names in every condition and order meant for them, and no other statement
-    does (so a claim is never planned onto them)."""
+    """A column as the monitor's index holds it: in the "C" collation (migrations 0003 and
+    0004), which the monitor names in every condition and order meant for it, and no other
+    statement does (so a claim is never planned onto it)."""
     return sql.SQL('{} COLLATE "C"').format(_column(name))
 
 
