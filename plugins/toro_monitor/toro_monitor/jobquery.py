@@ -366,9 +366,7 @@ def grouped_sql(query: JobQuery) -> Grouped:
             ).format(sql.Identifier(column))
             value = sql.SQL("({})").format(value)
             params["after_id"] = after.id
-        elif after.value is None:
-            return Grouped(sql.SQL("TRUE"), sql.SQL("FALSE"), order, word, params)
-        else:
+        else:  # text keys have no empty values (cursor.decode refuses them)
             params["after_value"] = after.value
             value = sql.SQL("%(after_value)s::text")
         grouped = sql.SQL('g.{} COLLATE "C"').format(sql.Identifier(column))

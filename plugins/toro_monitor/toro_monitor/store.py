@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, overload
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -180,7 +180,9 @@ class MonitorStore:
             and query.status != "running"
             and bool(query.filters() or query.key.group_column is not None)
         )
-        groups = await self.groups(query, most=MAX_GROUPS) if grouped else None
+        groups = await self.groups(query, limit=MAX_GROUPS + 1) if grouped else None
+        if groups is not None and len(groups) > MAX_GROUPS:
+            groups = None
         window = None
         if query.windowed or (grouped and groups is None):
             # past MAX_GROUPS groups, an indexed order is windowed too: its cost stays bounded
@@ -239,42 +241,19 @@ class MonitorStore:
             next_after = jobquery.cursor_for(query, rows[-1])
         return JobPage(rows=rows, total=total, next_after=next_after, window=window)
 
-    @overload
     async def groups(
-        self, query: JobQuery, statuses: list[str] | None = ..., *, most: int
-    ) -> list[Group] | None: ...
-
-    @overload
-    async def groups(
-        self,
-        query: JobQuery,
-        statuses: list[str] | None = ...,
-        *,
-        most: None = None,
-        cap: int | None = ...,
-    ) -> list[Group]: ...
-
-    async def groups(
-        self,
-        query: JobQuery,
-        statuses: list[str] | None = None,
-        *,
-        most: int | None = None,
-        cap: int | None = None,
-    ) -> list[Group] | None:
+        self, query: JobQuery, statuses: list[str] | None = None, limit: int | None = None
+    ) -> list[Group]:
         """The groups ((status, queue, class_name) of jobs at rest) that ``query``'s filters
-        match, in the index's order (only those of ``statuses`` when given): ``None`` when
-        there are more than ``most``; the first ``cap`` when there are more than that."""
+        match, in the index's order (only those of ``statuses`` when given), the first
+        ``limit`` of them when given."""
         walk = jobquery.walk_sql(query, statuses)
-        limit = most + 1 if most is not None else cap
         found = await self._all(
             sql.SQL(q("groups")).format(
                 start=walk.start, within=walk.within, matching=walk.matching
             ),
-            {**walk.params, "most": limit},
+            {**walk.params, "limit": limit},
         )
-        if most is not None and len(found) > most:
-            return None
         return [(r["status"], r["queue"], r["class_name"]) for r in found]
 
     async def _count_grouped(
@@ -314,21 +293,17 @@ class MonitorStore:
         estimated = int(plan[0]["QUERY PLAN"][0]["Plan"]["Plan Rows"])
         return Count(max(estimated, cap + 1), False)
 
-    async def distinct_queues(self, limit: int = 500) -> list[str]:
-        """The queues of the jobs at rest (those of the first :data:`MAX_GROUPS` groups) and
-        those the live processes serve, in byte order, cut to the lists' width."""
-        groups = await self.groups(jobquery.JobQuery(), most=None, cap=MAX_GROUPS)
+    async def datalists(self, limit: int = 500) -> tuple[list[str], list[str]]:
+        """The names the filters offer, in byte order and cut to the lists' width: the queues
+        of the jobs at rest and those the live processes serve, and the worker classes of the
+        jobs at rest (a class shows once one of its jobs has waited or finished); both from
+        one walk of the first :data:`MAX_GROUPS` groups."""
+        groups = await self.groups(jobquery.JobQuery(), limit=MAX_GROUPS)
         names = sorted({queue for _, queue, _ in groups})
         rows = await self._all(q("distinct_queues"), {"limit": limit, "g_queue": names, **CUTS})
-        return [r["queue"] for r in rows]
-
-    async def distinct_classes(self, limit: int = 500) -> list[str]:
-        """The worker classes of the jobs at rest (those of the first :data:`MAX_GROUPS`
-        groups: a class shows once one of its jobs has waited or finished), in byte order, cut
-        to the lists' width."""
-        groups = await self.groups(jobquery.JobQuery(), most=None, cap=MAX_GROUPS)
         cut = CUTS["cut"]
-        return sorted({class_name[:cut] for _, _, class_name in groups})[:limit]
+        classes = sorted({class_name[:cut] for _, _, class_name in groups})[:limit]
+        return [r["queue"] for r in rows], classes
 
     # ------------------------------------------------------------------ histograms
 

@@ -44,8 +44,7 @@ async def jobs(request: HTMXRequest, monitor: MonitorDep) -> Template:
         encode_cursor=cursor.encode,
     )
     if not is_partial(request):
-        ctx["queues"] = await monitor.store.distinct_queues()
-        ctx["classes"] = await monitor.store.distinct_classes()
+        ctx["queues"], ctx["classes"] = await monitor.store.datalists()
     return render(request, "jobs.html", "_jobs_results.html", ctx)
 
 

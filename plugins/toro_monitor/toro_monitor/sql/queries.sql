@@ -82,7 +82,7 @@ OFFSET 0
 -- The groups of the jobs at rest ((status, queue, class_name) present in toro_jobs) that
 -- {matching} keeps, found by a walk of toro_monitor_jobs_at_rest that descends once per group:
 -- from the first at or after {start}, on while the group before is {within} (a status filter
--- is a range of the index: the walk stays in it). At most %(most)s.
+-- is a range of the index: the walk stays in it). At most %(limit)s (NULL: all).
 WITH RECURSIVE g(status, queue, class_name) AS (
     (SELECT status, queue, class_name FROM toro_jobs
       WHERE status <> 'running' AND {start}
@@ -99,7 +99,7 @@ WITH RECURSIVE g(status, queue, class_name) AS (
             LIMIT 1) AS n
      WHERE {within}
 )
-SELECT status, queue, class_name FROM g WHERE {matching} LIMIT %(most)s;
+SELECT status, queue, class_name FROM g WHERE {matching} LIMIT %(limit)s;
 
 -- name: list_rows_grouped
 -- The rows of one page from the groups in %(g_status)s, %(g_queue)s and %(g_class)s: each
